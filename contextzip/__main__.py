@@ -1,0 +1,3 @@
+from contextzip.cli import main
+
+main()

@@ -1,0 +1,147 @@
+"""contextzip: compress retrieved context to a token budget, keeping what the question needs.
+
+\b
+Quickstart:
+  echo "Paris is the capital of France. Bananas are yellow." | contextzip compress - --query "capital of France?" --budget 10
+  contextzip compress docs.jsonl --query "..." --rate 0.25 --json
+  contextzip eval --dataset hotpotqa --compressor query-guided --rate 0.25
+  contextzip models
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from contextzip import __version__
+
+_ENV_PREFIX = "CONTEXTZIP"
+
+
+def _read_documents(source: str, stream: Any) -> list[Any]:
+    from contextzip.types import Document
+
+    data = stream.read()
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(f"{source}: input is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    if "\x00" in data:
+        raise click.ClickException(f"{source}: input looks binary (it contains NUL bytes); give text or JSONL")
+    if source.endswith(".jsonl"):
+        docs = []
+        for n, line in enumerate(data.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise click.ClickException(f"{source}:{n}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
+                raise click.ClickException(f"{source}:{n}: each line needs a string field 'text'")
+            doc_id = rec.get("id")
+            docs.append(Document(rec["text"], str(doc_id) if doc_id is not None else str(len(docs)),
+                                 rec.get("metadata") or {}))
+        return docs
+    return [Document(data, "0")]
+
+
+def _budget(budget: int | None, rate: float | None) -> dict[str, Any]:
+    if (budget is None) == (rate is None):
+        raise click.UsageError("give exactly one of --budget N or --rate R")
+    return {"target_tokens": budget} if budget is not None else {"rate": rate}
+
+
+@click.group(help=__doc__, context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": _ENV_PREFIX})
+@click.version_option(__version__, "--version", prog_name="contextzip")
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.argument("file", default="-", type=click.Path(allow_dash=True, dir_okay=False))
+@click.option("-q", "--query", help="The question the context should answer.")
+@click.option("-b", "--budget", type=int, help="Token budget for the output.")
+@click.option("-r", "--rate", type=float, help="Budget as a fraction of the input's tokens, in (0, 1].")
+@click.option("-c", "--compressor", default="query-guided", show_default=True, help="Registry name (see `contextzip models`).")
+@click.option("--token-counter", default="o200k_base", show_default=True, help="o200k_base, cl100k_base or hf:<model>.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full CompressionResult as JSON.")
+def compress(file: str, query: str | None, budget: int | None, rate: float | None, compressor: str,
+             token_counter: str, as_json: bool) -> None:
+    """Compress FILE (plain text, or .jsonl with one {"text", "id", "metadata"} per line; - for stdin)."""
+    from contextzip.api import compress as do_compress
+    from contextzip.errors import ContextZipError
+
+    kwargs = _budget(budget, rate)
+    if file == "-":
+        docs = _read_documents("<stdin>", sys.stdin.buffer)
+    else:
+        with open(file, "rb") as f:
+            docs = _read_documents(file, f)
+    try:
+        result = do_compress(docs, query=query, compressor=compressor, token_counter=token_counter, **kwargs)
+    except (ValueError, TypeError, ContextZipError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(result.to_json(indent=2))
+    else:
+        click.echo(result.text)
+        click.echo(
+            f"# {result.original_tokens} -> {result.compressed_tokens} tokens "
+            f"(budget {result.target_tokens}, ratio {result.ratio:.3f}, {result.compressor})",
+            err=True,
+        )
+
+
+@cli.command(name="eval")
+@click.option("--dataset", required=True, type=click.Choice(["hotpotqa", "nq", "squad"]))
+@click.option("--data-dir", default=None, help="Folder holding the data sets [default: ../shared/data].")
+@click.option("-c", "--compressor", default="query-guided", show_default=True)
+@click.option("-b", "--budget", type=int, help="Token budget per question.")
+@click.option("-r", "--rate", type=float, help="Budget as a fraction of each context's tokens.")
+@click.option("--limit", type=int, default=None, help="Only the first K questions.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the default prints it indented).")
+@click.option("--progress/--no-progress", default=False, help="Show a progress bar on stderr.")
+def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: int | None, rate: float | None,
+                 limit: int | None, as_json: bool, progress: bool) -> None:
+    """Measure a compressor on real QA data: answer retention, size, budget violations, latency."""
+    from contextzip.errors import ContextZipError
+    from contextzip.eval.runner import run_eval
+
+    kwargs = _budget(budget, rate)
+    if limit is not None and limit <= 0:
+        raise click.BadParameter(f"must be > 0, but got {limit}", param_hint="--limit")
+    try:
+        summary, _ = run_eval(dataset, compressor, limit=limit, data_dir=data_dir, show_progress_bar=progress, **kwargs)
+    except (FileNotFoundError, ValueError, ContextZipError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(summary) if as_json else json.dumps(summary, indent=2))
+
+
+@cli.command()
+def models() -> None:
+    """List registered models (and whether each is available offline) and compressors."""
+    from contextzip.registry import MODELS, compressor_names, model_available
+
+    click.echo("Models:")
+    for name, spec in sorted(MODELS.items()):
+        status = "available offline" if model_available(name) else f"not installed ({spec.how_to_get})"
+        click.echo(f"  {name:<16} {spec.kind:<20} {status}\n  {'':<16} {spec.description}")
+    click.echo("Compressors:")
+    for name in compressor_names():
+        click.echo(f"  {name}")
+
+
+def main() -> None:
+    cli(prog_name="contextzip")
+
+
+if __name__ == "__main__":
+    main()

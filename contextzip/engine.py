@@ -1,0 +1,188 @@
+"""The one batched scoring engine that every model-based compressor runs its models through.
+
+Inputs are sorted longest-first, cut into batches (by count and by padded tokens), padded per batch only,
+run under ``torch.inference_mode()`` on the resolved device and dtype, and handed back in the caller's order
+(the approach of sentence-transformers' ``encode``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
+           "float16": "float16", "fp16": "float16"}
+
+
+def resolve_device(device: str | None = None) -> str:
+    """``None`` picks cuda, then mps, then cpu, and logs the choice; anything else is validated."""
+    import torch
+
+    if device is not None:
+        if not isinstance(device, str):
+            raise TypeError(f"device must be a str or None, but got {type(device).__name__}")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} was requested but CUDA is not available")
+        return device
+    if torch.cuda.is_available():
+        chosen = "cuda"
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        chosen = "mps"
+    else:
+        chosen = "cpu"
+    logger.info("Using device %s", chosen)
+    return chosen
+
+
+def resolve_dtype(dtype: str | None, device: str) -> Any:
+    """Map a dtype name to a torch dtype.
+
+    ``None``/"auto": bfloat16 on CUDA when supported, and on CPUs with native bf16 kernels (oneDNN), where it
+    measured 1.7x faster than float32 for MiniLM with embeddings at cosine >= 0.9999 to float32's; float32
+    elsewhere.
+    """
+    import torch
+
+    if dtype is None or dtype == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device == "cpu" and _cpu_has_bf16():
+            return torch.bfloat16
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    name = _DTYPES.get(str(dtype).lower())
+    if name is None:
+        raise ValueError(f"dtype must be one of {sorted(set(_DTYPES.values()))} or 'auto', but got {dtype!r}")
+    return getattr(torch, name)
+
+
+def _cpu_has_bf16() -> bool:
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+class ScoringEngine:
+    """Runs a model over many inputs in length-sorted, dynamically padded batches.
+
+    Args:
+        device: "cuda", "mps", "cpu" or ``None`` to pick the best available.
+        dtype: "float32", "bfloat16", "float16" or "auto".
+        batch_size: the most inputs in one forward pass.
+        max_batch_tokens: the most padded tokens in one forward pass (keeps long inputs from blowing memory).
+        show_progress_bar: ``None`` shows one when the logger is at INFO or lower and there is more than
+            one batch.
+    """
+
+    def __init__(
+        self,
+        device: str | None = None,
+        dtype: str | None = "auto",
+        batch_size: int = 64,
+        max_batch_tokens: int = 16384,
+        show_progress_bar: bool | None = None,
+    ) -> None:
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive int, but got {batch_size!r}")
+        if not isinstance(max_batch_tokens, int) or max_batch_tokens <= 0:
+            raise ValueError(f"max_batch_tokens must be a positive int, but got {max_batch_tokens!r}")
+        self._device_arg = device
+        self._dtype_arg = dtype
+        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.show_progress_bar = show_progress_bar
+        self._device: str | None = None
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            self._device = resolve_device(self._device_arg)
+        return self._device
+
+    @property
+    def dtype(self) -> Any:
+        return resolve_dtype(self._dtype_arg, self.device)
+
+    def prepare(self, model: Any) -> Any:
+        """Move a torch module to the engine's device and dtype, in eval mode."""
+        return model.to(device=self.device, dtype=self.dtype).eval()
+
+    def plan_batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        """Indices grouped into batches, longest first, honouring ``batch_size`` and ``max_batch_tokens``."""
+        order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
+        batches: list[list[int]] = []
+        current: list[int] = []
+        current_max = 0
+        for idx in order.tolist():
+            length = max(1, int(lengths[idx]))
+            new_max = max(current_max, length)
+            if current and (len(current) >= self.batch_size or new_max * (len(current) + 1) > self.max_batch_tokens):
+                batches.append(current)
+                current, new_max = [], length
+            current.append(idx)
+            current_max = new_max
+        if current:
+            batches.append(current)
+        return batches
+
+    def run(
+        self,
+        items: Sequence[T],
+        *,
+        lengths: Sequence[int],
+        collate: Callable[[list[T]], dict[str, Any]],
+        forward: Callable[[dict[str, Any]], Any],
+        desc: str = "Scoring",
+    ) -> list[Any]:
+        """Score ``items`` and return one output per item, in the caller's order.
+
+        ``collate`` turns a list of items into CPU tensors (padding to the batch's longest); ``forward`` maps
+        those tensors, already on the device, to a tensor whose first dimension is the batch, or to a list
+        with one entry per row. Tensor outputs come back as float32 CPU tensors.
+        """
+        import torch
+
+        if len(items) != len(lengths):
+            raise ValueError(f"got {len(items)} items but {len(lengths)} lengths")
+        if not items:
+            return []
+        batches = self.plan_batches(lengths)
+        results: list[Any] = [None] * len(items)
+        show = self.show_progress_bar
+        if show is None:
+            show = logger.getEffectiveLevel() <= logging.INFO and len(batches) > 1
+        progress = None
+        if show:
+            from tqdm.auto import tqdm
+
+            progress = tqdm(total=len(items), desc=desc, leave=False)
+        device = self.device
+        with torch.inference_mode():
+            for batch in batches:
+                tensors = collate([items[i] for i in batch])
+                tensors = {k: v.to(device) if hasattr(v, "to") else v for k, v in tensors.items()}
+                out = forward(tensors)
+                if isinstance(out, torch.Tensor):
+                    rows = list(torch.unbind(out.detach().float().cpu(), dim=0))
+                else:
+                    rows = list(out)
+                if len(rows) != len(batch):
+                    raise RuntimeError(f"forward returned {len(rows)} rows for a batch of {len(batch)}")
+                for i, row in zip(batch, rows, strict=True):
+                    results[i] = row.detach().float().cpu() if isinstance(row, torch.Tensor) else row
+                if progress is not None:
+                    progress.update(len(batch))
+        if progress is not None:
+            progress.close()
+        return results

@@ -1,0 +1,108 @@
+"""Evaluation data sets read from ``../shared/data`` (never shipped with the package)."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from contextzip.types import Document
+
+DEFAULT_DATA_DIR = os.path.join("..", "shared", "data")
+DATASETS = ("hotpotqa", "nq", "squad")
+_FOLDERS = {"hotpotqa": "hotpotqa-distractor", "nq": "nq-open-oracle", "squad": "squad-v1.1", "qmsum": "qmsum"}
+
+
+@dataclass
+class EvalExample:
+    """One question with its context documents and gold answers."""
+
+    id: str
+    question: str
+    documents: list[Document]
+    answers: list[str]
+    supporting: list[str] = field(default_factory=list)  # ids of documents that must keep text
+    skip_answer: bool = False  # e.g. HotpotQA yes/no questions, whose answer is not in the context
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def data_folder(name: str, data_dir: str | None = None) -> str:
+    if name not in _FOLDERS:
+        raise ValueError(f"dataset must be one of {sorted(_FOLDERS)}, but got {name!r}")
+    folder = os.path.join(data_dir or DEFAULT_DATA_DIR, _FOLDERS[name])
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"no data for {name!r}: folder {folder!r} does not exist (see --data-dir)")
+    return folder
+
+
+def _files(folder: str, pattern: str) -> list[str]:
+    files = sorted(glob.glob(os.path.join(folder, pattern)))
+    if not files:
+        raise FileNotFoundError(f"no {pattern} files in {folder!r}")
+    return files
+
+
+def _jsonl(path: str) -> Iterator[dict[str, Any]]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def load_hotpotqa(data_dir: str | None = None) -> list[EvalExample]:
+    out = []
+    for path in _files(data_folder("hotpotqa", data_dir), "*.jsonl"):
+        for rec in _jsonl(path):
+            answers = [s for obj in rec.get("answers_objects", []) for s in obj.get("spans", [])]
+            docs, supporting = [], []
+            for i, ctx in enumerate(rec["contexts"]):
+                doc_id = str(ctx.get("id", i))
+                docs.append(Document(ctx["paragraph_text"], doc_id, {"title": ctx.get("title", "")}))
+                if ctx.get("is_supporting"):
+                    supporting.append(doc_id)
+            yes_no = all(a.strip().lower() in ("yes", "no") for a in answers)
+            out.append(EvalExample(rec["question_id"], rec["question_text"], docs, answers, supporting, yes_no))
+    return out
+
+
+def load_nq(data_dir: str | None = None) -> list[EvalExample]:
+    out = []
+    for path in _files(data_folder("nq", data_dir), "*.jsonl"):
+        for n, rec in enumerate(_jsonl(path)):
+            docs = [Document(c["text"], str(i), {"title": c.get("title", "")}) for i, c in enumerate(rec["ctxs"])]
+            out.append(EvalExample(f"nq-{n}", rec["question"], docs, list(rec["answers"])))
+    return out
+
+
+def load_squad(data_dir: str | None = None, distractors: int = 9) -> list[EvalExample]:
+    """Each question's context: its paragraph plus ``distractors`` other paragraphs of the same article."""
+    out = []
+    for path in _files(data_folder("squad", data_dir), "*.json"):
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)["data"]
+        for article in data:
+            paragraphs = article["paragraphs"]
+            for p_idx, para in enumerate(paragraphs):
+                # Deterministic choice: the paragraphs that follow, wrapping around the article.
+                others = [(p_idx + k) % len(paragraphs) for k in range(1, len(paragraphs))][:distractors]
+                chosen = sorted([p_idx, *others])
+                docs = [Document(paragraphs[i]["context"], f"{article['title']}-{i}", {"title": article["title"]})
+                        for i in chosen]
+                gold = f"{article['title']}-{p_idx}"
+                for qa in para["qas"]:
+                    answers = [a["text"] for a in qa["answers"]]
+                    out.append(EvalExample(qa["id"], qa["question"], docs, answers, [gold]))
+    return out
+
+
+LOADERS = {"hotpotqa": load_hotpotqa, "nq": load_nq, "squad": load_squad}
+
+
+def load_dataset(name: str, data_dir: str | None = None, limit: int | None = None) -> list[EvalExample]:
+    if name not in LOADERS:
+        raise ValueError(f"dataset must be one of {sorted(LOADERS)}, but got {name!r}")
+    examples = LOADERS[name](data_dir)
+    return examples[:limit] if limit else examples

@@ -1,0 +1,111 @@
+"""Typed inputs and results shared by every compressor."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    """One retrieved document: its text, a stable id and free-form metadata (never modified)."""
+
+    text: str
+    id: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise TypeError(f"Document.text must be str, but got {type(self.text).__name__}")
+        if self.id is not None and not isinstance(self.id, str):
+            object.__setattr__(self, "id", str(self.id))
+
+
+class DocumentStatus(str, Enum):
+    """What compression did to one input document."""
+
+    KEPT = "kept"
+    SHORTENED = "shortened"
+    DROPPED = "dropped"
+
+
+@dataclass(frozen=True)
+class DocumentResult:
+    """Per input document: its id, tokens before and after, what happened to it and its compressed text."""
+
+    id: str
+    index: int
+    original_tokens: int
+    compressed_tokens: int
+    status: DocumentStatus
+    text: str
+    score: float | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["status"] = self.status.value
+        d["metadata"] = dict(self.metadata)
+        return d
+
+
+@dataclass(frozen=True)
+class CompressionResult:
+    """The compressed context and the numbers that describe it.
+
+    ``ratio`` is ``compressed_tokens / original_tokens`` (1.0 for empty input); ``compression_factor`` is
+    its inverse. ``documents`` has one entry per input document, in input order. When a compressor
+    decides that content is irrelevant and uses less than the budget, ``under_budget_reason`` says why.
+    """
+
+    text: str
+    original_tokens: int
+    compressed_tokens: int
+    target_tokens: int
+    documents: Sequence[DocumentResult]
+    compressor: str
+    query: str | None = None
+    strategy: str = ""
+    token_counter: str = ""
+    under_budget_reason: str | None = None
+    elapsed_ms: float = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.compressed_tokens / self.original_tokens if self.original_tokens else 1.0
+
+    @property
+    def compression_factor(self) -> float:
+        return self.original_tokens / self.compressed_tokens if self.compressed_tokens else float("inf")
+
+    @property
+    def tokens_saved(self) -> int:
+        return self.original_tokens - self.compressed_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "original_tokens": self.original_tokens,
+            "compressed_tokens": self.compressed_tokens,
+            "target_tokens": self.target_tokens,
+            "ratio": self.ratio,
+            "tokens_saved": self.tokens_saved,
+            "compressor": self.compressor,
+            "query": self.query,
+            "strategy": self.strategy,
+            "token_counter": self.token_counter,
+            "under_budget_reason": self.under_budget_reason,
+            "elapsed_ms": self.elapsed_ms,
+            "documents": [d.to_dict() for d in self.documents],
+            "extra": dict(self.extra),
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, default=str, **kwargs)
+
+    def __str__(self) -> str:
+        return self.text
