@@ -1,0 +1,147 @@
+"""Compress the context of OpenAI chat messages before the API call, and a thin wrapper for the ``openai`` client.
+
+::
+
+    from openai import OpenAI
+    from contextzip.integrations.openai import compress_messages, wrap_openai
+
+    out = compress_messages(messages, target_tokens=500)          # new messages + stats; inputs untouched
+    client = wrap_openai(OpenAI(), target_tokens=500)            # compresses inside chat.completions.create
+    client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+See :mod:`contextzip.integrations.messages` for what counts as context (never system instructions or the
+user's question). The wrapper needs no import of ``openai`` itself: it wraps the client object it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from contextzip.budget import resolve_budget
+from contextzip.compressors.base import BaseCompressor, DocumentsInput
+from contextzip.integrations.messages import CompressedMessages, compress_chat
+
+logger = logging.getLogger(__name__)
+
+_OPTION_KEYS = ("target_tokens", "rate", "query", "documents", "compressor", "token_counter")
+
+
+def compress_messages(
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    target_tokens: int | None = None,
+    rate: float | None = None,
+    query: str | None = None,
+    documents: DocumentsInput | None = None,
+    compressor: str | BaseCompressor = "query-guided",
+    token_counter: str | None = None,
+) -> CompressedMessages:
+    """Compress the context in OpenAI chat ``messages`` to ``target_tokens`` (or ``rate`` of its tokens).
+
+    Args:
+        messages: ``[{"role": ..., "content": str | [parts]}, ...]``; never mutated.
+        target_tokens / rate: the budget for all the context together (exactly one).
+        query: what the context should answer; defaults to the last user turn's own text.
+        documents: documents to compress and insert, as a ``<context>`` block, at the start of the last user turn.
+        compressor: a registry name or a compressor instance.
+        token_counter: "o200k_base" (default), "cl100k_base" or "hf:<model>".
+
+    Returns:
+        :class:`~contextzip.integrations.messages.CompressedMessages`: ``.messages`` to send, ``.result``
+        (the :class:`~contextzip.CompressionResult`, ``None`` when there was no context) and token counts.
+    """
+    return compress_chat(messages, format="openai", target_tokens=target_tokens, rate=rate, query=query,
+                         documents=documents, compressor=compressor, token_counter=token_counter)
+
+
+class _Completions:
+    def __init__(self, owner: CompressingOpenAI) -> None:
+        self._owner = owner
+        self._inner = owner._client.chat.completions
+        if inspect.iscoroutinefunction(self._inner.create):
+            self.create = self._acreate  # type: ignore[method-assign]
+
+    def _prepare(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        overrides = kwargs.pop("contextzip", None) or {}
+        if not isinstance(overrides, Mapping):
+            raise TypeError(f"contextzip must be a dict of options, but got {type(overrides).__name__}")
+        unknown = sorted(set(overrides) - set(_OPTION_KEYS))
+        if unknown:
+            raise ValueError(f"contextzip options must be among {list(_OPTION_KEYS)}, but got {unknown}")
+        if "messages" not in kwargs:
+            raise TypeError("create() needs messages=")
+        options = {**self._owner._defaults, **overrides}
+        if "target_tokens" in overrides or "rate" in overrides:  # a per-call budget replaces the default one
+            options["target_tokens"] = overrides.get("target_tokens")
+            options["rate"] = overrides.get("rate")
+        out = compress_messages(kwargs["messages"], **options)
+        logger.debug("contextzip: prompt %d -> %d tokens", out.prompt_tokens_before, out.prompt_tokens_after)
+        if self._owner._on_compression is not None:
+            self._owner._on_compression(out)
+        return {**kwargs, "messages": out.messages}
+
+    def create(self, **kwargs: Any) -> Any:
+        """``chat.completions.create`` with the messages' context compressed first.
+
+        Pass ``contextzip={"target_tokens": ..., "query": ..., "documents": [...]}`` to override per call.
+        """
+        return self._inner.create(**self._prepare(kwargs))
+
+    async def _acreate(self, **kwargs: Any) -> Any:
+        prepared = await asyncio.to_thread(self._prepare, kwargs)
+        return await self._inner.create(**prepared)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _Chat:
+    def __init__(self, owner: CompressingOpenAI) -> None:
+        self._inner = owner._client.chat
+        self.completions = _Completions(owner)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class CompressingOpenAI:
+    """An ``OpenAI`` / ``AsyncOpenAI`` client whose ``chat.completions.create`` compresses context first.
+
+    Everything else is the wrapped client's own (``client.models.list()``, ``client.embeddings`` ...).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        target_tokens: int | None = None,
+        rate: float | None = None,
+        compressor: str | BaseCompressor = "query-guided",
+        token_counter: str | None = None,
+        on_compression: Callable[[CompressedMessages], None] | None = None,
+    ) -> None:
+        if not hasattr(client, "chat") or not hasattr(client.chat, "completions"):
+            raise TypeError(f"client must be an openai.OpenAI or AsyncOpenAI client, but got {type(client).__name__}")
+        resolve_budget(1, target_tokens, rate)
+        if on_compression is not None and not callable(on_compression):
+            raise TypeError(f"on_compression must be callable, but got {type(on_compression).__name__}")
+        self._client = client
+        self._defaults: dict[str, Any] = {"target_tokens": target_tokens, "rate": rate, "compressor": compressor,
+                                          "token_counter": token_counter}
+        self._on_compression = on_compression
+        self.chat = _Chat(self)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def __repr__(self) -> str:
+        return f"CompressingOpenAI({self._client!r}, {self._defaults})"
+
+
+def wrap_openai(client: Any, **options: Any) -> CompressingOpenAI:
+    """Wrap an ``openai.OpenAI`` or ``openai.AsyncOpenAI`` client; see :class:`CompressingOpenAI`."""
+    return CompressingOpenAI(client, **options)
