@@ -139,6 +139,40 @@ def models() -> None:
         click.echo(f"  {name}")
 
 
+@cli.command()
+@click.option("--upstream", required=True, help="OpenAI-compatible base URL, e.g. https://api.openai.com/v1.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("-b", "--budget", type=int, help="Default context budget in tokens (requests may override).")
+@click.option("-r", "--rate", type=float, help="Default context budget as a fraction of the context's tokens.")
+@click.option("-c", "--compressor", default="query-guided", show_default=True, help="Default compressor.")
+@click.option("--token-counter", default=None, help="o200k_base (default), cl100k_base or hf:<model>.")
+@click.option("--max-request-bytes", default=4 * 1024 * 1024, show_default=True, type=click.IntRange(min=1))
+@click.option("--upstream-timeout", default=120.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds to wait for the upstream.")
+def serve(upstream: str, host: str, port: int, budget: int | None, rate: float | None, compressor: str,
+          token_counter: str | None, max_request_bytes: int, upstream_timeout: float) -> None:
+    """Run a compressing OpenAI-compatible proxy in front of UPSTREAM.
+
+    The upstream API key is read from $CONTEXTZIP_UPSTREAM_API_KEY; set $CONTEXTZIP_PROXY_TOKEN to require
+    clients to send it as a bearer token. See examples/proxy.md.
+    """
+    from contextzip.errors import ContextZipError
+
+    if budget is not None and rate is not None:
+        raise click.UsageError("give at most one of --budget N or --rate R")
+    try:
+        from contextzip.integrations.server import ServerConfig
+        from contextzip.integrations.server import serve as run_server
+
+        config = ServerConfig(upstream=upstream, target_tokens=budget, rate=rate, compressor=compressor,
+                              token_counter=token_counter, max_request_bytes=max_request_bytes,
+                              upstream_timeout=upstream_timeout)
+        run_server(config, host=host, port=port)
+    except (ValueError, TypeError, ContextZipError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def main() -> None:
     cli(prog_name="contextzip")
 
