@@ -80,7 +80,8 @@ class ServerConfig:
         upstream: base URL of the OpenAI-compatible API, with its version path (``https://api.openai.com/v1``).
         target_tokens / rate: default context budget (at most one); with neither, only requests that give a
             budget are compressed.
-        compressor: default compressor (registry name); token_counter: its token counter.
+        compressor: default compressor: a registry name, or a compressor instance (served under its ``name``);
+            token_counter: the token counter of compressors loaded by name.
         upstream_api_key: sent upstream as a bearer token (default: ``$CONTEXTZIP_UPSTREAM_API_KEY``).
         auth_token: the bearer token clients must send (default: ``$CONTEXTZIP_PROXY_TOKEN``; unset = no auth).
         max_request_bytes: larger request bodies get 413.
@@ -92,7 +93,7 @@ class ServerConfig:
     upstream: str
     target_tokens: int | None = None
     rate: float | None = None
-    compressor: str = "query-guided"
+    compressor: Any = "query-guided"
     token_counter: str | None = None
     upstream_api_key: str | None = field(default=None, repr=False)
     auth_token: str | None = field(default=None, repr=False)
@@ -116,7 +117,7 @@ class ServerConfig:
                 raise ValueError(f"{name} must be > 0, but got {getattr(self, name)}")
         from contextzip.registry import compressor_names
 
-        if self.compressor not in compressor_names():
+        if isinstance(self.compressor, str) and self.compressor not in compressor_names():
             raise ValueError(f"compressor must be one of {compressor_names()}, but got {self.compressor!r}")
         if self.upstream_api_key is None:
             self.upstream_api_key = os.environ.get(API_KEY_ENV) or None
@@ -209,7 +210,7 @@ class Metrics:
 @dataclass
 class _Job:
     context: MessageContext
-    compressor: str
+    compressor: Any
     token_counter: str | None
     target_tokens: int | None
     rate: float | None
@@ -217,7 +218,7 @@ class _Job:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (self.compressor, self.token_counter, self.target_tokens, self.rate)
+        return (id(self.compressor), self.token_counter, self.target_tokens, self.rate)
 
 
 class CompressionWorker:
@@ -299,7 +300,9 @@ def _parse_options(body: dict[str, Any], headers: Mapping[str, str], config: Ser
     else:
         options.setdefault("target_tokens", None)
         options.setdefault("rate", None)
-    options.setdefault("compressor", config.compressor)
+    default = config.compressor
+    default_name = default if isinstance(default, str) else default.name
+    options.setdefault("compressor", default_name)
     if options["target_tokens"] is not None or options["rate"] is not None:
         try:
             resolve_budget(1, options["target_tokens"], options["rate"])
@@ -309,6 +312,8 @@ def _parse_options(body: dict[str, Any], headers: Mapping[str, str], config: Ser
 
     if options["compressor"] not in compressor_names():
         raise ProxyError(400, f"compressor must be one of {compressor_names()}, but got {options['compressor']!r}")
+    if options["compressor"] == default_name:
+        options["compressor"] = default
     return options
 
 
@@ -343,7 +348,7 @@ def create_app(config: ServerConfig) -> Any:
             if hasattr(comp, "warm_up"):
                 await asyncio.to_thread(comp.warm_up)
         logger.info("contextzip proxy ready: upstream %s, compressor %s, budget %s", config.upstream,
-                    config.compressor, config.target_tokens if config.target_tokens is not None else config.rate)
+                    getattr(config.compressor, "name", config.compressor), config.target_tokens if config.target_tokens is not None else config.rate)
         try:
             yield
         finally:
