@@ -155,7 +155,14 @@ class Metrics:
         self.counters: collections.Counter[str] = collections.Counter()
         self.overhead_ms: collections.deque[float] = collections.deque(maxlen=window)
         self.total_ms: collections.deque[float] = collections.deque(maxlen=window)
+        self.compress_ms: collections.deque[float] = collections.deque(maxlen=window)  # per request, in a batch
+        self.batch_sizes: collections.deque[int] = collections.deque(maxlen=window)
         self.started = time.time()
+
+    def record_batch(self, size: int, elapsed_ms: float) -> None:
+        with self._lock:
+            self.batch_sizes.append(size)
+            self.compress_ms.append(elapsed_ms / size)
 
     def record(self, status: int, total_ms: float, overhead_ms: float | None = None,
                compressed: CompressedMessages | None = None) -> None:
@@ -177,6 +184,7 @@ class Metrics:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             over, total = list(self.overhead_ms), list(self.total_ms)
+            compress, sizes = list(self.compress_ms), list(self.batch_sizes)
             counters = dict(self.counters)
         keys = ("requests_total", "requests_compressed", "responses_2xx", "responses_4xx", "responses_5xx",
                 "tokens_in", "tokens_out", "tokens_saved", "context_tokens_in", "context_tokens_out")
@@ -187,7 +195,11 @@ class Metrics:
                 "window": len(total),
                 "proxy_overhead_p50": _percentile(over, 0.5), "proxy_overhead_p95": _percentile(over, 0.95),
                 "total_p50": _percentile(total, 0.5), "total_p95": _percentile(total, 0.95),
+                "compression_per_request_p50": _percentile(compress, 0.5),
+                "compression_per_request_p95": _percentile(compress, 0.95),
             },
+            "compression_batches": len(sizes),
+            "mean_batch_size": sum(sizes) / len(sizes) if sizes else None,
         }
 
     def prometheus(self) -> str:
@@ -218,14 +230,16 @@ class _Job:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (id(self.compressor), self.token_counter, self.target_tokens, self.rate)
+        name = self.compressor if isinstance(self.compressor, str) else id(self.compressor)
+        return (name, self.token_counter, self.target_tokens, self.rate)
 
 
 class CompressionWorker:
     """One thread that compresses queued requests; requests with the same settings share one batched pass."""
 
-    def __init__(self, max_batch: int = 16) -> None:
+    def __init__(self, max_batch: int = 16, metrics: Metrics | None = None) -> None:
         self.max_batch = max_batch
+        self.metrics = metrics
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="contextzip-compression", daemon=True)
         self._thread.start()
@@ -257,7 +271,10 @@ class CompressionWorker:
             for job in jobs:
                 groups[job.key].append(job)
             for group in groups.values():
+                start = time.perf_counter()
                 self._run(group)
+                if self.metrics is not None:
+                    self.metrics.record_batch(len(group), (time.perf_counter() - start) * 1000)
 
     @staticmethod
     def _run(group: list[_Job]) -> None:
@@ -342,7 +359,7 @@ def create_app(config: ServerConfig) -> Any:
     async def lifespan(app: Any) -> AsyncIterator[None]:
         timeout = httpx.Timeout(config.upstream_timeout, connect=config.connect_timeout)
         app.state.client = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=200))
-        app.state.worker = CompressionWorker(config.max_batch)
+        app.state.worker = CompressionWorker(config.max_batch, metrics)
         if config.warm_up and (config.target_tokens is not None or config.rate is not None):
             comp = await asyncio.to_thread(resolve_compressor, config.compressor, config.token_counter)
             if hasattr(comp, "warm_up"):

@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 from click.testing import CliRunner
-from integration_samples import PARAGRAPHS, QUESTION
+from integration_samples import PARAGRAPHS, QUESTION, run_blocked
 from openai import OpenAI
 
 from contextzip.cli import cli
@@ -233,3 +233,15 @@ def test_server_config_validation():
     with pytest.raises(ValueError, match="max_request_bytes"):
         ServerConfig(upstream="http://127.0.0.1:1/v1", max_request_bytes=0)
     assert json.dumps(ServerConfig(upstream="http://127.0.0.1:1/v1/").upstream) == '"http://127.0.0.1:1/v1"'
+
+
+def test_missing_server_dependencies_give_the_pip_line():
+    proc = run_blocked("fastapi", """
+        from contextzip.integrations.server import ServerConfig, create_app
+        try:
+            create_app(ServerConfig(upstream="http://127.0.0.1:1/v1"))
+        except ImportError as exc:
+            print(type(exc).__name__, exc)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert "pip install 'contextzip[server]'" in proc.stdout
