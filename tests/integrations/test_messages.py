@@ -160,3 +160,29 @@ def test_query_guided_keeps_the_answer(counter, query_guided):
     context = context_of(out.messages[1]["content"])
     assert counter.count(context) <= 60
     assert "Marta Lindqvist" in context
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    system_context=st.text(min_size=0, max_size=300),
+    parts=st.lists(st.text(min_size=1, max_size=200), min_size=0, max_size=4),
+    budget=st.integers(min_value=1, max_value=80),
+)
+def test_property_context_in_several_places(counter, system_context, parts, budget):
+    system_context = system_context.replace("<", "(")  # no stray tags inside the block
+    messages = [{"role": "system", "content": f"Rules stay.<context>{system_context}</context>Rules end."},
+                {"role": "user", "content": [{"type": "text", "text": p, "context": True} for p in parts]
+                 + [{"type": "text", "text": "the question"}]}]
+    before = copy.deepcopy(messages)
+    out = compress_messages(messages, target_tokens=budget, compressor="truncate")
+    assert messages == before
+    system = out.messages[0]["content"]
+    assert system.startswith("Rules stay.<context>") and system.endswith("</context>Rules end.")
+    assert out.messages[1]["content"][-1] == {"type": "text", "text": "the question"}
+    if out.result is not None:
+        assert out.result.compressed_tokens <= budget
+        kept = [p["text"] for p in out.messages[1]["content"][:-1]]
+        block = context_of(system)
+        # each place holds its documents' compressed text, nothing else
+        pieces = [d.text for d in out.result.documents if d.text]
+        assert "\n\n".join([block] + kept if block else kept) == "\n\n".join(pieces)
