@@ -364,3 +364,23 @@ def compress_chat(
         logger.debug("context %d -> %d tokens (budget %d)", result.original_tokens, result.compressed_tokens,
                      result.target_tokens)
     return finish(context, result, comp.token_counter)
+
+
+OPTION_KEYS = ("target_tokens", "rate", "query", "documents", "compressor", "token_counter")
+
+
+def merge_options(defaults: Mapping[str, Any], overrides: Any) -> dict[str, Any]:
+    """A wrapper's defaults updated with per-call ``contextzip={...}`` options (a per-call budget replaces both
+    default budget fields)."""
+    overrides = overrides or {}
+    if not isinstance(overrides, Mapping):
+        raise TypeError(f"contextzip must be a dict of options, but got {type(overrides).__name__}")
+    unknown = sorted(set(overrides) - set(OPTION_KEYS))
+    if unknown:
+        raise ValueError(f"contextzip options must be among {list(OPTION_KEYS)}, but got {unknown}")
+    options = {**defaults, **overrides}
+    if "target_tokens" in overrides or "rate" in overrides:
+        options["target_tokens"] = overrides.get("target_tokens")
+        options["rate"] = overrides.get("rate")
+    return options
+

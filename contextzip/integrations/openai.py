@@ -23,11 +23,9 @@ from typing import Any
 
 from contextzip.budget import resolve_budget
 from contextzip.compressors.base import BaseCompressor, DocumentsInput
-from contextzip.integrations.messages import CompressedMessages, compress_chat
+from contextzip.integrations.messages import CompressedMessages, compress_chat, merge_options
 
 logger = logging.getLogger(__name__)
-
-_OPTION_KEYS = ("target_tokens", "rate", "query", "documents", "compressor", "token_counter")
 
 
 def compress_messages(
@@ -66,18 +64,9 @@ class _Completions:
             self.create = self._acreate  # type: ignore[method-assign]
 
     def _prepare(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        overrides = kwargs.pop("contextzip", None) or {}
-        if not isinstance(overrides, Mapping):
-            raise TypeError(f"contextzip must be a dict of options, but got {type(overrides).__name__}")
-        unknown = sorted(set(overrides) - set(_OPTION_KEYS))
-        if unknown:
-            raise ValueError(f"contextzip options must be among {list(_OPTION_KEYS)}, but got {unknown}")
+        options = merge_options(self._owner._defaults, kwargs.pop("contextzip", None))
         if "messages" not in kwargs:
             raise TypeError("create() needs messages=")
-        options = {**self._owner._defaults, **overrides}
-        if "target_tokens" in overrides or "rate" in overrides:  # a per-call budget replaces the default one
-            options["target_tokens"] = overrides.get("target_tokens")
-            options["rate"] = overrides.get("rate")
         out = compress_messages(kwargs["messages"], **options)
         logger.debug("contextzip: prompt %d -> %d tokens", out.prompt_tokens_before, out.prompt_tokens_after)
         if self._owner._on_compression is not None:

@@ -570,7 +570,8 @@ def run_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0, log_level: s
 def create_echo_upstream(delay_s: float = 0.0, max_recorded: int = 10_000) -> Any:
     """A stand-in OpenAI-compatible upstream that records what it receives (``app.state.received``).
 
-    It answers ``/v1/chat/completions`` (also streamed) with a short summary of the request, and ``/v1/models``.
+    It answers ``/v1/chat/completions`` (also streamed) with a short summary of the request, ``/v1/models``, and
+    Anthropic's ``/v1/messages`` (not streamed).
     Special models: ``"error-401"`` answers 401 echoing the Authorization header it got (to test redaction),
     ``"error-500"`` a plain-text 500, ``"slow"`` sleeps ``delay_s`` (or 5 s) first. For tests and examples only.
     """
@@ -581,6 +582,15 @@ def create_echo_upstream(delay_s: float = 0.0, max_recorded: int = 10_000) -> An
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         return {"object": "list", "data": [{"id": "echo-1", "object": "model", "created": 0, "owned_by": "contextzip"}]}
+
+    @app.post("/v1/messages")
+    async def anthropic_messages(request: Request) -> Any:
+        body = await request.json()
+        app.state.received.append({"headers": dict(request.headers), "body": body})
+        return {"id": "msg_echo", "type": "message", "role": "assistant", "model": body.get("model", "echo-1"),
+                "content": [{"type": "text", "text": f"echo: {len(body['messages'])} messages"}],
+                "stop_reason": "end_turn", "stop_sequence": None,
+                "usage": {"input_tokens": 1, "output_tokens": 3}}
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
