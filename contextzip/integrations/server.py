@@ -293,7 +293,8 @@ class CompressionWorker:
                 CompressionWorker._run([job])
 
 
-def _parse_options(body: dict[str, Any], headers: Mapping[str, str], config: ServerConfig) -> dict[str, Any]:
+def _parse_options(body: dict[str, Any], headers: Mapping[str, str], config: ServerConfig,
+                   known: list[str]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for header, key in _HEADER_OPTIONS.items():
         if header in headers:
@@ -325,10 +326,8 @@ def _parse_options(body: dict[str, Any], headers: Mapping[str, str], config: Ser
             resolve_budget(1, options["target_tokens"], options["rate"])
         except (TypeError, ValueError) as exc:
             raise ProxyError(400, str(exc)) from None
-    from contextzip.registry import compressor_names
-
-    if options["compressor"] not in compressor_names():
-        raise ProxyError(400, f"compressor must be one of {compressor_names()}, but got {options['compressor']!r}")
+    if options["compressor"] not in known:
+        raise ProxyError(400, f"compressor must be one of {known}, but got {options['compressor']!r}")
     if options["compressor"] == default_name:
         options["compressor"] = default
     return options
@@ -350,7 +349,10 @@ async def _read_body(request: Any, limit: int) -> bytes:
 def create_app(config: ServerConfig) -> Any:
     """The FastAPI application of the proxy."""
     _require()
+    from contextzip.registry import compressor_names
+
     key_bytes = config.upstream_api_key.encode() if config.upstream_api_key else None
+    known_compressors = compressor_names()  # entry points are scanned once, not per request
 
     def redact(data: bytes) -> bytes:
         return data.replace(key_bytes, b"[REDACTED]") if key_bytes else data
@@ -453,7 +455,7 @@ def create_app(config: ServerConfig) -> Any:
                 raise ProxyError(400, "request body is not valid JSON") from None
             if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
                 raise ProxyError(400, "request body must be a JSON object with a 'messages' list")
-            options = _parse_options(body, request.headers, config)
+            options = _parse_options(body, request.headers, config, known_compressors)
             if options["target_tokens"] is not None or options["rate"] is not None:
                 try:
                     context = find_context(body["messages"], format="openai", documents=options.get("documents"),
