@@ -366,8 +366,9 @@ def create_app(config: ServerConfig) -> Any:
             comp = await asyncio.to_thread(resolve_compressor, config.compressor, config.token_counter)
             if hasattr(comp, "warm_up"):
                 await asyncio.to_thread(comp.warm_up)
+        budget = config.target_tokens if config.target_tokens is not None else config.rate
         logger.info("contextzip proxy ready: upstream %s, compressor %s, budget %s", config.upstream,
-                    getattr(config.compressor, "name", config.compressor), config.target_tokens if config.target_tokens is not None else config.rate)
+                    getattr(config.compressor, "name", config.compressor), budget)
         try:
             yield
         finally:
