@@ -101,25 +101,39 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
 
 
 @cli.command(name="eval")
-@click.option("--dataset", required=True, type=click.Choice(["hotpotqa", "nq", "squad"]))
+@click.option("--dataset", required=True, type=click.Choice(["hotpotqa", "nq", "squad", "qmsum"]))
 @click.option("--data-dir", default=None, help="Folder holding the data sets [default: ../shared/data].")
 @click.option("-c", "--compressor", default="query-guided", show_default=True)
 @click.option("-b", "--budget", type=int, help="Token budget per question.")
 @click.option("-r", "--rate", type=float, help="Budget as a fraction of each context's tokens.")
 @click.option("--limit", type=int, default=None, help="Only the first K questions.")
+@click.option("--reader", default="none", show_default=True, metavar="{none,smollm2,openai:<model>}",
+              help="An LLM that answers from the compressed context (openai:<model> reads OPENAI_BASE_URL and "
+                   "OPENAI_API_KEY); adds reader accuracy/F1 (ROUGE-L on qmsum) with closed-book and "
+                   "full-context references on the same questions.")
+@click.option("--reader-limit", type=int, default=None, help="Ask the reader only the first K questions [default: all].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the default prints it indented).")
 @click.option("--progress/--no-progress", default=False, help="Show a progress bar on stderr.")
 def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: int | None, rate: float | None,
-                 limit: int | None, as_json: bool, progress: bool) -> None:
-    """Measure a compressor on real QA data: answer retention, size, budget violations, latency."""
+                 limit: int | None, reader: str, reader_limit: int | None, as_json: bool, progress: bool) -> None:
+    """Measure a compressor on real QA data: answer retention, size, budget violations, latency, and with
+    --reader how well an LLM still answers."""
     from contextzip.errors import ContextZipError
+    from contextzip.eval.readers import get_reader
     from contextzip.eval.runner import run_eval
 
     kwargs = _budget(budget, rate)
     if limit is not None and limit <= 0:
         raise click.BadParameter(f"must be > 0, but got {limit}", param_hint="--limit")
+    if reader_limit is not None and reader_limit <= 0:
+        raise click.BadParameter(f"must be > 0, but got {reader_limit}", param_hint="--reader-limit")
     try:
-        summary, _ = run_eval(dataset, compressor, limit=limit, data_dir=data_dir, show_progress_bar=progress, **kwargs)
+        reader_obj = get_reader(reader)
+    except (ValueError, ImportError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--reader") from exc
+    try:
+        summary, _ = run_eval(dataset, compressor, limit=limit, data_dir=data_dir, show_progress_bar=progress,
+                              reader=reader_obj, reader_limit=reader_limit, **kwargs)
     except (FileNotFoundError, ValueError, ContextZipError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(summary) if as_json else json.dumps(summary, indent=2))

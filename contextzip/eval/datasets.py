@@ -12,7 +12,7 @@ from typing import Any
 from contextzip.types import Document
 
 DEFAULT_DATA_DIR = os.path.join("..", "shared", "data")
-DATASETS = ("hotpotqa", "nq", "squad")
+DATASETS = ("hotpotqa", "nq", "squad", "qmsum")
 _FOLDERS = {"hotpotqa": "hotpotqa-distractor", "nq": "nq-open-oracle", "squad": "squad-v1.1", "qmsum": "qmsum"}
 
 
@@ -98,7 +98,37 @@ def load_squad(data_dir: str | None = None, distractors: int = 9) -> list[EvalEx
     return out
 
 
-LOADERS = {"hotpotqa": load_hotpotqa, "nq": load_nq, "squad": load_squad}
+def load_qmsum(data_dir: str | None = None, turns_per_document: int = 20) -> list[EvalExample]:
+    """QMSum: every general and specific query of a meeting, with its transcript as context.
+
+    The transcript's turns ("Speaker: words") are grouped ``turns_per_document`` at a time into documents (ids
+    ``"0"``, ``"1"``, ...), and a specific query's supporting documents are those its relevant text spans touch.
+    Answers are long free-form references, so ``skip_answer`` is set (no exact-answer retention) and
+    ``meta["long_answer"]`` asks readers for a few sentences; score them with ROUGE-L and answer-word recall.
+    """
+    if turns_per_document <= 0:
+        raise ValueError(f"turns_per_document must be > 0, but got {turns_per_document}")
+    out = []
+    for path in _files(data_folder("qmsum", data_dir), "*.jsonl"):
+        for m, rec in enumerate(_jsonl(path)):
+            turns = [f"{t.get('speaker', '').strip()}: {' '.join(t.get('content', '').split())}"
+                     for t in rec["meeting_transcripts"]]
+            docs = [Document("\n".join(turns[i:i + turns_per_document]), str(i // turns_per_document))
+                    for i in range(0, len(turns), turns_per_document)]
+            queries = [("g", q, []) for q in rec.get("general_query_list", [])]
+            for q in rec.get("specific_query_list", []):
+                touched = set()
+                for span in q.get("relevant_text_span", []):
+                    lo, hi = int(span[0]), int(span[-1])
+                    touched.update(str(i // turns_per_document) for i in range(lo, hi + 1) if i < len(turns))
+                queries.append(("s", q, sorted(touched, key=int)))
+            for k, (kind, q, supporting) in enumerate(queries):
+                out.append(EvalExample(f"qmsum-{m}-{kind}{k}", q["query"], docs, [q["answer"]], supporting,
+                                       skip_answer=True, meta={"long_answer": True}))
+    return out
+
+
+LOADERS = {"hotpotqa": load_hotpotqa, "nq": load_nq, "squad": load_squad, "qmsum": load_qmsum}
 
 
 def load_dataset(name: str, data_dir: str | None = None, limit: int | None = None) -> list[EvalExample]:

@@ -1,11 +1,13 @@
-"""Answer metrics: SQuAD normalisation, answer containment, token F1."""
+"""Answer metrics: SQuAD normalisation, answer containment, token F1, ROUGE-L, answer-word recall."""
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = set(string.punctuation)
@@ -50,3 +52,44 @@ def percentile(values: list[float], q: float) -> float:
     k = (len(ordered) - 1) * q / 100
     lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+# Function words that would inflate answer-word recall on long free-form answers.
+STOPWORDS = frozenset(
+    "a an the and or but if of to in on at by for with from as is are was were be been being it its this that "
+    "these those he she they them his her their we our you your i me my not no so than then there here which who "
+    "whom what when where why how all any both each few more most other some such only own same too very can will "
+    "would should could did do does had has have having about into over after before also just up out".split()
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _rouge_l_scorer() -> Any:
+    try:
+        from rouge_score import rouge_scorer
+    except ImportError as exc:  # pragma: no cover - only without the extra
+        raise ImportError("ROUGE-L needs rouge-score: pip install 'contextzip[eval]' (or: pip install rouge-score)") from exc
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def rouge_l(prediction: str, references: Iterable[str]) -> float:
+    """The best ROUGE-L F-measure (``rouge-score``, Porter stemming) of ``prediction`` against any reference."""
+    scorer = _rouge_l_scorer()
+    scores = [scorer.score(ref, prediction)["rougeL"].fmeasure for ref in references if ref.strip()]
+    return max(scores) if scores else 0.0
+
+
+def answer_word_recall(text: str, answers: Iterable[str]) -> float:
+    """The best share of a reference answer's distinct content words (normalised, stop words left out) that
+    occur in ``text``.
+
+    For long free-form answers (QMSum) whose exact string never occurs in the context, this says how much of
+    the answer's vocabulary the compressed context still holds. Answers with no content words are ignored.
+    """
+    words = set(normalize_answer(text).split())
+    best = 0.0
+    for answer in answers:
+        gold = set(normalize_answer(answer).split()) - STOPWORDS
+        if gold:
+            best = max(best, len(gold & words) / len(gold))
+    return best

@@ -11,7 +11,8 @@ from typing import Any
 
 from contextzip.compressors.base import BaseCompressor
 from contextzip.eval.datasets import EvalExample, load_dataset
-from contextzip.eval.metrics import contains_answer, percentile
+from contextzip.eval.metrics import answer_word_recall, contains_answer, percentile, rouge_l, token_f1
+from contextzip.eval.readers import Reader, ReaderPrompt, get_reader
 from contextzip.registry import load_compressor
 from contextzip.types import CompressionResult, DocumentStatus
 
@@ -23,6 +24,7 @@ class ExampleRecord:
     example: EvalExample
     result: CompressionResult
     latency_ms: float
+    reply: str | None = None  # the reader's answer from the compressed context, when a reader ran
 
 
 def compress_examples(
@@ -55,6 +57,8 @@ def summarize(records: Sequence[ExampleRecord], compressor: BaseCompressor) -> d
     counter = compressor.token_counter
     answerable = [r for r in records if not r.example.skip_answer and r.example.answers]
     retained = [contains_answer(r.result.text, r.example.answers) for r in answerable]
+    with_answers = [r for r in records if r.example.answers]
+    word_recall = [answer_word_recall(r.result.text, r.example.answers) for r in with_answers]
     with_support = [r for r in records if r.example.supporting]
     support_kept = [
         all(
@@ -76,6 +80,7 @@ def summarize(records: Sequence[ExampleRecord], compressor: BaseCompressor) -> d
         "n": len(records),
         "n_answerable": len(answerable),
         "answer_retention": statistics.fmean(retained) if retained else None,
+        "answer_word_recall": statistics.fmean(word_recall) if word_recall else None,
         "supporting_retention": statistics.fmean(support_kept) if support_kept else None,
         "mean_ratio": statistics.fmean(r.result.ratio for r in records) if records else None,
         "mean_original_tokens": original / len(records) if records else None,
@@ -85,8 +90,86 @@ def summarize(records: Sequence[ExampleRecord], compressor: BaseCompressor) -> d
         "under_95_percent_of_budget": int(under),
         "p50_ms": percentile(latencies, 50),
         "p95_ms": percentile(latencies, 95),
+        "mean_latency_ms": statistics.fmean(latencies) if latencies else None,
         "tokens_per_second": original / total_seconds if total_seconds > 0 else None,
     }
+
+
+def full_context(example: EvalExample, separator: str = "\n\n") -> str:
+    """The uncompressed context a reader sees for the full-context reference."""
+    return separator.join(d.text for d in example.documents if d.text.strip())
+
+
+def read(reader: Reader, examples: Sequence[EvalExample], contexts: Sequence[str | None]) -> list[str]:
+    """The reader's replies to ``examples`` given ``contexts`` (``None`` = closed book), in order."""
+    if len(examples) != len(contexts):
+        raise ValueError(f"got {len(examples)} examples but {len(contexts)} contexts")
+    prompts = [ReaderPrompt(ex.question, ctx, bool(ex.meta.get("long_answer"))) for ex, ctx in zip(examples, contexts, strict=True)]
+    return reader.answer(prompts)
+
+
+def score_replies(examples: Sequence[EvalExample], replies: Sequence[str | None], prefix: str = "") -> dict[str, Any]:
+    """``{prefix}reader_accuracy`` (a normalised gold answer occurs in the normalised reply) and
+    ``{prefix}reader_f1`` for short answers; ``{prefix}reader_rouge_l`` for long free-form answers."""
+    pairs = [(ex, rep) for ex, rep in zip(examples, replies, strict=True) if rep is not None and ex.answers]
+    short = [(ex, rep) for ex, rep in pairs if not ex.meta.get("long_answer")]
+    long = [(ex, rep) for ex, rep in pairs if ex.meta.get("long_answer")]
+    out: dict[str, Any] = {}
+    if short:
+        out[f"{prefix}reader_accuracy"] = statistics.fmean(contains_answer(rep, ex.answers) for ex, rep in short)
+        out[f"{prefix}reader_f1"] = statistics.fmean(token_f1(rep, ex.answers) for ex, rep in short)
+    if long:
+        out[f"{prefix}reader_rouge_l"] = statistics.fmean(rouge_l(rep, ex.answers) for ex, rep in long)
+    return out
+
+
+@dataclass
+class ReaderReferences:
+    """Closed-book and full-context replies for the first ``len(examples)`` questions, computed once per data
+    set subset and reused across compressors and budgets."""
+
+    reader: str
+    examples: list[EvalExample]
+    closed_book: list[str]
+    full_context: list[str]
+
+    @classmethod
+    def compute(cls, reader: Reader, examples: Sequence[EvalExample]) -> ReaderReferences:
+        examples = list(examples)
+        closed = read(reader, examples, [None] * len(examples))
+        full = read(reader, examples, [full_context(ex) for ex in examples])
+        return cls(reader.name, examples, closed, full)
+
+    def scores(self) -> dict[str, Any]:
+        out = score_replies(self.examples, self.closed_book, "closed_book_")
+        out.update(score_replies(self.examples, self.full_context, "full_context_"))
+        return out
+
+
+def add_replies(reader: Reader, records: Sequence[ExampleRecord], limit: int | None = None) -> float:
+    """Ask ``reader`` each of the first ``limit`` records' questions over its compressed text; returns seconds."""
+    chosen = list(records[:limit] if limit else records)
+    start = time.perf_counter()
+    replies = read(reader, [r.example for r in chosen], [r.result.text for r in chosen])
+    for rec, reply in zip(chosen, replies, strict=True):
+        rec.reply = reply
+    return time.perf_counter() - start
+
+
+def reader_summary(records: Sequence[ExampleRecord], references: ReaderReferences | None = None) -> dict[str, Any]:
+    """Reader scores on the records that have replies, with the references on the same questions."""
+    read_records = [r for r in records if r.reply is not None]
+    out: dict[str, Any] = {"n_reader": len(read_records)}
+    out.update(score_replies([r.example for r in read_records], [r.reply for r in read_records]))
+    if references is not None:
+        ids = [r.example.id for r in read_records]
+        if [ex.id for ex in references.examples[:len(ids)]] != ids:
+            raise ValueError("reader references were computed on other questions than the records'")
+        n = len(ids)
+        sub = ReaderReferences(references.reader, references.examples[:n], references.closed_book[:n],
+                               references.full_context[:n])
+        out.update(sub.scores())
+    return out
 
 
 def run_eval(
@@ -99,8 +182,19 @@ def run_eval(
     data_dir: str | None = None,
     compressor_kwargs: dict[str, Any] | None = None,
     show_progress_bar: bool = False,
+    reader: str | Reader | None = None,
+    reader_limit: int | None = None,
+    references: ReaderReferences | None = None,
 ) -> tuple[dict[str, Any], list[ExampleRecord]]:
-    """Evaluate one compressor at one budget; returns the summary dict and the per-example records."""
+    """Evaluate one compressor at one budget; returns the summary dict and the per-example records.
+
+    With a ``reader`` ("smollm2", "openai:<model>" or a :class:`Reader`), the first ``reader_limit`` questions
+    (all by default) are also answered from the compressed context, and from no context and the full context
+    (``references``, computed here unless given) so the effect of compression reads between the two.
+    """
+    if reader_limit is not None and reader_limit <= 0:
+        raise ValueError(f"reader_limit must be > 0, but got {reader_limit}")
+    reader_obj = get_reader(reader) if isinstance(reader, str) or reader is None else reader
     comp = compressor if isinstance(compressor, BaseCompressor) else load_compressor(compressor, **(compressor_kwargs or {}))
     examples = load_dataset(dataset, data_dir, limit)
     records = compress_examples(comp, examples, target_tokens=target_tokens, rate=rate,
@@ -112,4 +206,11 @@ def run_eval(
         summary["budget"] = target_tokens
     summary["token_counter"] = comp.token_counter.name
     summary.update(summarize(records, comp))
+    if reader_obj is not None:
+        n = min(reader_limit or len(records), len(records))
+        if references is None or len(references.examples) < n:
+            references = ReaderReferences.compute(reader_obj, examples[:n])
+        summary["reader"] = reader_obj.name
+        summary["reader_seconds"] = add_replies(reader_obj, records, n)
+        summary.update(reader_summary(records, references))
     return summary, records

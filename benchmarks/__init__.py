@@ -1,0 +1,1 @@
+"""Reproducible measurements and peer comparisons (not part of the installed library)."""

@@ -1,0 +1,533 @@
+"""Regenerate docs/benchmarks.md and its plots: contextzip, its baselines and peer systems, side by side.
+
+    .venv/bin/python benchmarks/run.py                      # what `make bench` runs
+    .venv/bin/python benchmarks/run.py --limit 100 --lm-limit 30 --reader-limit nq=30,hotpotqa=15
+    .venv/bin/python benchmarks/run.py --render-only         # rebuild the page from benchmarks/results/
+
+Every (data set, method, rate) cell runs on the first ``--limit`` questions (``--lm-limit`` for methods that run
+a language model per question, which are slow on CPU), and the reader (SmolLM2-135M-Instruct by default) answers
+the first ``--reader-limit`` of them. Cells are cached as JSON under ``benchmarks/results/`` keyed by their
+settings, so a re-run only computes what is missing (``--fresh`` recomputes everything). The page also appends
+every ``docs/sections/*.md`` verbatim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from contextzip.eval.datasets import EvalExample, load_dataset  # noqa: E402
+from contextzip.eval.metrics import contains_answer  # noqa: E402
+from contextzip.eval.runner import (  # noqa: E402
+    ReaderReferences,
+    add_replies,
+    compress_examples,
+    reader_summary,
+    summarize,
+)
+
+logger = logging.getLogger("benchmarks")
+
+DEFAULT_METHOD = "query-guided"
+
+
+@dataclass(frozen=True)
+class Method:
+    """One row family: how to build it, whether it runs an LM per question, and who made it."""
+
+    name: str
+    label: str
+    family: str  # "contextzip", "baseline" or "peer"
+    build: Callable[[], Any]
+    uses_lm: bool = False
+
+
+def _registry(name: str) -> Callable[[], Any]:
+    def build() -> Any:
+        from contextzip.registry import load_compressor
+
+        return load_compressor(name)
+
+    return build
+
+
+def _peer(module: str, cls: str) -> Callable[[], Any]:
+    def build() -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module), cls)()
+
+    return build
+
+
+METHODS = [
+    Method("query-guided", "contextzip query-guided (default)", "contextzip", _registry("query-guided")),
+    Method("coarse-to-fine", "contextzip coarse-to-fine", "contextzip", _registry("coarse-to-fine"), uses_lm=True),
+    Method("token-classification", "contextzip token-classification", "contextzip",
+           _registry("token-classification"), uses_lm=True),
+    Method("long-perplexity", "contextzip long-perplexity", "contextzip", _registry("long-perplexity"), uses_lm=True),
+    Method("truncate", "baseline: truncate", "baseline", _registry("truncate")),
+    Method("random-sentences", "baseline: random sentences", "baseline", _registry("random-sentences")),
+    Method("bm25-sentences", "baseline: BM25 sentences", "baseline", _registry("bm25-sentences")),
+    Method("llmlingua", "peer: LLMLingua (llmlingua 0.2.2, SmolLM2-135M)", "peer",
+           _peer("benchmarks.peers.llmlingua_peer", "LLMLinguaPeer"), uses_lm=True),
+    Method("longllmlingua", "peer: LongLLMLingua (llmlingua 0.2.2, SmolLM2-135M)", "peer",
+           _peer("benchmarks.peers.llmlingua_peer", "LongLLMLinguaPeer"), uses_lm=True),
+    Method("langchain-embeddings-filter", "peer: LangChain EmbeddingsFilter pipeline (MiniLM)", "peer",
+           _peer("benchmarks.peers.langchain_peer", "LangChainEmbeddingsFilterPeer")),
+]
+METHODS_BY_NAME = {m.name: m for m in METHODS}
+
+
+def per_dataset(value: str, datasets: list[str], default: int = 0) -> dict[str, int]:
+    """"30" -> every data set 30; "nq=30,hotpotqa=15" -> per data set (others ``default``)."""
+    if "=" not in value:
+        return {d: int(value) for d in datasets}
+    out = {d: default for d in datasets}
+    for part in value.split(","):
+        name, _, num = part.partition("=")
+        out[name.strip()] = int(num)
+    return out
+
+
+# --- running cells -------------------------------------------------------------------------------------------
+
+
+def cell_path(results_dir: str, dataset: str, method: str, rate: float) -> str:
+    return os.path.join(results_dir, dataset, f"{method}@{rate:g}.json")
+
+
+def run_cell(method: Method, compressor: Any, examples: list[EvalExample], rate: float, reader: Any,
+             n_reader: int, references: ReaderReferences | None) -> dict[str, Any]:
+    warmup = 1 if method.uses_lm else 2
+    records = compress_examples(compressor, examples, rate=rate, warmup=warmup)
+    summary: dict[str, Any] = {"method": method.name, "rate": rate}
+    summary.update(summarize(records, compressor))
+    if reader is not None and n_reader > 0:
+        summary["reader"] = reader.name
+        summary["reader_seconds"] = add_replies(reader, records, n_reader)
+        summary.update(reader_summary(records, references))
+    summary["rows"] = [
+        {
+            "id": r.example.id,
+            "retained": None if r.example.skip_answer or not r.example.answers
+            else contains_answer(r.result.text, r.example.answers),
+            "original_tokens": r.result.original_tokens,
+            "compressed_tokens": r.result.compressed_tokens,
+            "target_tokens": r.result.target_tokens,
+            "violation": compressor.token_counter.count(r.result.text) > r.result.target_tokens,
+            "latency_ms": r.latency_ms,
+            "reply": r.reply,
+            "reader_correct": None if r.reply is None else contains_answer(r.reply, r.example.answers),
+        }
+        for r in records
+    ]
+    return summary
+
+
+def load_references(results_dir: str, dataset: str, reader: Any, examples: list[EvalExample],
+                    fresh: bool) -> ReaderReferences:
+    path = os.path.join(results_dir, dataset, f"references-{reader.name.replace(':', '_')}.json")
+    ids = [ex.id for ex in examples]
+    if not fresh and os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        if data["ids"][:len(ids)] == ids:
+            n = len(ids)
+            return ReaderReferences(reader.name, examples, data["closed_book"][:n], data["full_context"][:n])
+    logger.info("%s: reader references (closed book, full context) on %d questions", dataset, len(examples))
+    start = time.perf_counter()
+    refs = ReaderReferences.compute(reader, examples)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"ids": ids, "closed_book": refs.closed_book, "full_context": refs.full_context,
+                   "seconds": time.perf_counter() - start, **refs.scores()}, f, indent=1)
+    return refs
+
+
+def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    from contextzip.eval.readers import get_reader
+
+    reader = get_reader(args.reader)
+    limits = per_dataset(args.limit, args.datasets, default=100)
+    lm_limits = per_dataset(args.lm_limit, args.datasets, default=20)
+    reader_limits = per_dataset(args.reader_limit, args.datasets) if reader is not None else {}
+    skipped: dict[str, str] = {}
+    for dataset in args.datasets:
+        examples_all = load_dataset(dataset, args.data_dir, max(limits[dataset], lm_limits[dataset]))
+        n_reader_max = min(reader_limits.get(dataset, 0), len(examples_all))
+        references = None
+        if reader is not None and n_reader_max > 0:
+            references = load_references(args.results_dir, dataset, reader, examples_all[:n_reader_max], args.fresh)
+        for name in args.methods:
+            method = METHODS_BY_NAME[name]
+            n = min(lm_limits[dataset] if method.uses_lm else limits[dataset], len(examples_all))
+            examples = examples_all[:n]
+            n_reader = min(n_reader_max, n)
+            compressor = None
+            for rate in args.rates:
+                path = cell_path(args.results_dir, dataset, name, rate)
+                want = {"n": n, "n_reader": n_reader, "reader": reader.name if reader and n_reader else None}
+                if not args.fresh and os.path.exists(path):
+                    with open(path, encoding="utf-8") as f:
+                        cached = json.load(f)
+                    if cached.get("settings") == want:
+                        logger.info("cached: %s %s @%g", dataset, name, rate)
+                        continue
+                if name in skipped:
+                    break
+                if compressor is None:
+                    try:
+                        compressor = method.build()
+                        if hasattr(compressor, "warm_up"):
+                            compressor.warm_up()
+                    except Exception as exc:  # record exactly why a method could not run
+                        skipped[name] = f"{type(exc).__name__}: {exc}".strip()
+                        logger.warning("%s not run: %s", name, skipped[name])
+                        logger.debug("%s", traceback.format_exc())
+                        break
+                logger.info("running: %s %s @%g on %d questions (reader on %d)", dataset, name, rate, n, n_reader)
+                start = time.perf_counter()
+                try:
+                    cell = run_cell(method, compressor, examples, rate, reader, n_reader, references)
+                except Exception as exc:
+                    skipped[name] = f"failed on {dataset} at rate {rate:g}: {type(exc).__name__}: {exc}"
+                    logger.warning("%s", skipped[name])
+                    logger.debug("%s", traceback.format_exc())
+                    break
+                cell["settings"] = want
+                cell["wall_seconds"] = time.perf_counter() - start
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w", encoding="utf-8") as f:
+                    json.dump(cell, f, indent=1)
+                logger.info("done in %.0f s: retention %s", cell["wall_seconds"], cell.get("answer_retention"))
+    skipped_path = os.path.join(args.results_dir, "not_run.json")
+    previous: dict[str, str] = {}
+    if os.path.exists(skipped_path) and not args.fresh:
+        with open(skipped_path, encoding="utf-8") as f:
+            previous = json.load(f)
+    previous = {k: v for k, v in previous.items() if k not in args.methods}
+    previous.update(skipped)
+    with open(skipped_path, "w", encoding="utf-8") as f:
+        json.dump(previous, f, indent=1)
+    return previous
+
+
+# --- rendering -----------------------------------------------------------------------------------------------
+
+
+def load_cells(results_dir: str, dataset: str, methods: list[str], rates: list[float]) -> list[dict[str, Any]]:
+    cells = []
+    for name in methods:
+        for rate in rates:
+            path = cell_path(results_dir, dataset, name, rate)
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as f:
+                    cells.append(json.load(f))
+    return cells
+
+
+def _fmt(value: Any, spec: str = ".3f") -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "–"
+    return format(value, spec)
+
+
+def table(cells: list[dict[str, Any]]) -> str:
+    head = ("| method | rate | n | answer retention | reader acc. (n) | reader F1 | ratio | tokens in → out | "
+            "saved / q | budget violations | under 95% | p50 / p95 ms | tokens/s |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for c in sorted(cells, key=lambda c: (-c["rate"], [m.name for m in METHODS].index(c["method"]))):
+        reader = "–" if not c.get("n_reader") else f"{_fmt(c.get('reader_accuracy'))} ({c['n_reader']})"
+        lines.append(
+            f"| {METHODS_BY_NAME[c['method']].label} | {c['rate']:g} | {c['n']} | {_fmt(c.get('answer_retention'))} | "
+            f"{reader} | {_fmt(c.get('reader_f1')) if c.get('n_reader') else '–'} | {_fmt(c.get('mean_ratio'))} | "
+            f"{_fmt(c.get('mean_original_tokens'), '.0f')} → {_fmt(c.get('mean_compressed_tokens'), '.0f')} | "
+            f"{_fmt(c.get('mean_tokens_saved'), '.0f')} | {c.get('budget_violations')} | "
+            f"{c.get('under_95_percent_of_budget')} | {_fmt(c.get('p50_ms'), '.0f')} / {_fmt(c.get('p95_ms'), '.0f')} | "
+            f"{_fmt(c.get('tokens_per_second'), ',.0f')} |"
+        )
+    return "\n".join(lines)
+
+
+def references_line(results_dir: str, dataset: str, reader_name: str | None) -> str:
+    if not reader_name:
+        return ""
+    path = os.path.join(results_dir, dataset, f"references-{reader_name.replace(':', '_')}.json")
+    if not os.path.exists(path):
+        return ""
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    n = len(data["ids"])
+    return (f"Reader references on the same first {n} questions ({reader_name}): closed book (no context) "
+            f"accuracy {_fmt(data.get('closed_book_reader_accuracy'))} / F1 {_fmt(data.get('closed_book_reader_f1'))}; "
+            f"full uncompressed context accuracy {_fmt(data.get('full_context_reader_accuracy'))} / "
+            f"F1 {_fmt(data.get('full_context_reader_f1'))}.")
+
+
+def _subset_stats(cell: dict[str, Any], ids: set[str]) -> tuple[float | None, float, int]:
+    rows = [r for r in cell["rows"] if r["id"] in ids]
+    kept = [r["retained"] for r in rows if r["retained"] is not None]
+    return (statistics.fmean(kept) if kept else None, statistics.fmean(r["compressed_tokens"] for r in rows),
+            sum(r["violation"] for r in rows))
+
+
+def verdict(cells: list[dict[str, Any]], dataset: str, rate: float) -> list[str]:
+    """Sentences, generated from the numbers, on whether the default beats every other row on the same questions."""
+    by_method = {c["method"]: c for c in cells if c["rate"] == rate}
+    default = by_method.get(DEFAULT_METHOD)
+    if default is None:
+        return [f"No `{DEFAULT_METHOD}` result on {dataset} at rate {rate:g}."]
+    out = []
+    all_ok = default["budget_violations"] == 0
+    if not all_ok:
+        out.append(f"**Not met:** `{DEFAULT_METHOD}` had {default['budget_violations']} budget violations.")
+    for name, cell in by_method.items():
+        family = METHODS_BY_NAME[name].family
+        if family == "contextzip":
+            continue
+        ids = {r["id"] for r in cell["rows"]}
+        d_ret, d_tok, _ = _subset_stats(default, ids)
+        p_ret, p_tok, p_viol = _subset_stats(cell, ids)
+        if d_ret is None or p_ret is None:
+            continue
+        label = METHODS_BY_NAME[name].label
+        beats = d_ret > p_ret and d_tok <= p_tok + 0.5
+        if beats:
+            out.append(f"- beats {label}: answer retention {d_ret:.3f} vs {p_ret:.3f} on the same {len(ids)} "
+                       f"questions, at {d_tok:.0f} vs {p_tok:.0f} mean output tokens "
+                       f"(peer budget violations: {p_viol}).")
+        else:
+            all_ok = False
+            why = []
+            if d_ret <= p_ret:
+                why.append(f"its answer retention is {d_ret:.3f} vs {p_ret:.3f}"
+                           + (" (a tie)" if d_ret == p_ret else ""))
+            if d_tok > p_tok + 0.5:
+                why.append(f"its output is larger ({d_tok:.0f} vs {p_tok:.0f} mean tokens"
+                           + (f", the peer overshot the budget on {p_viol} questions" if p_viol else "") + ")")
+            out.append(f"- **does not beat {label}** on the same {len(ids)} questions: {'; '.join(why)}.")
+    head = (f"**Verdict (HotpotQA-style check, {dataset} at rate {rate:g}):** "
+            + ("contextzip's default beats every peer and baseline row on answer retention at equal or smaller "
+               "output size, with zero budget violations." if all_ok else
+               "contextzip's default does **not** beat every row; the rows it does not beat are named below."))
+    return [head, *out]
+
+
+def plot(cells: list[dict[str, Any]], dataset: str, refs: dict[str, Any] | None, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    has_reader = any(c.get("n_reader") for c in cells)
+    fig, axes = plt.subplots(1, 2 if has_reader else 1, figsize=(13 if has_reader else 7, 5), squeeze=False)
+    styles = {"contextzip": "-", "baseline": ":", "peer": "--"}
+    panels = [("answer_retention", "answer retention (gold answer in context)")]
+    if has_reader:
+        panels.append(("reader_accuracy", "reader accuracy (SmolLM2-135M)"))
+    cmap = plt.get_cmap("tab10")
+    for ax, (key, title) in zip(axes[0], panels, strict=True):
+        for i, m in enumerate(METHODS):
+            pts = sorted((c["mean_ratio"], c.get(key)) for c in cells
+                         if c["method"] == m.name and c.get(key) is not None)
+            if not pts:
+                continue
+            xs, ys = zip(*pts, strict=True)
+            ax.plot(xs, ys, styles[m.family], marker="o", color=cmap(i % 10), label=m.label,
+                    linewidth=2.5 if m.name == DEFAULT_METHOD else 1.5)
+        if key == "reader_accuracy" and refs:
+            for ref_key, ref_label, ls in (("full_context_reader_accuracy", "full context", "-."),
+                                           ("closed_book_reader_accuracy", "closed book", (0, (1, 3)))):
+                if refs.get(ref_key) is not None:
+                    ax.axhline(refs[ref_key], color="grey", linestyle=ls, linewidth=1)
+                    ax.annotate(ref_label, (0.0, refs[ref_key]), xytext=(2, 2), textcoords="offset points",
+                                color="grey", fontsize=8)
+        ax.set_xlabel("mean compression ratio (output tokens / input tokens)")
+        ax.set_ylabel(title)
+        ax.set_xlim(0, 0.6)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.set_title(f"{dataset}: {title.split(' (')[0]}")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def environment() -> list[str]:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        mem = f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM"
+    except (ValueError, OSError, AttributeError):
+        pass
+    device = "CUDA " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU only)"
+    versions = []
+    for pkg in ("contextzip", "torch", "transformers", "tiktoken", "sentence-transformers", "llmlingua",
+                "langchain-core", "langchain-classic", "langchain-community", "rouge-score", "matplotlib"):
+        try:
+            versions.append(f"{pkg} {metadata.version(pkg)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{pkg} (not installed)")
+    return [
+        f"- Machine: {cpu}, {os.cpu_count()} logical CPUs, {mem}, {device}; {platform.system()} "
+        f"{platform.release()}; torch threads {torch.get_num_threads()}.",
+        f"- Python {platform.python_version()}; " + ", ".join(versions) + ".",
+    ]
+
+
+def render(args: argparse.Namespace, not_run: dict[str, str]) -> str:
+    os.makedirs(args.docs_dir, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    command = " ".join(shlex.quote(a) for a in [os.path.relpath(sys.executable, ROOT)
+                                                if sys.executable.startswith(ROOT) else "python",
+                                                "benchmarks/run.py", *sys.argv[1:]])
+    parts = [
+        "# Benchmarks",
+        "",
+        "contextzip's compressors, its baselines and peer systems, run side by side on the same questions at the "
+        "same token budgets (tiktoken `o200k_base`). Generated by `benchmarks/run.py`; do not edit by hand.",
+        "",
+        f"- Date: {now}.",
+        f"- Command: `{command}` (from the repository root; `make bench` runs it with the defaults).",
+        *environment(),
+        f"- Subsets: the first {args.limit} questions per data set; methods that run a language model per "
+        f"question (marked LM below) the first {args.lm_limit}; the reader ({args.reader}) answers the first "
+        f"{args.reader_limit} of each row's questions. Questions are always the same prefix of the file, so "
+        "rows with equal n saw exactly the same questions. Change the sizes with `--limit`, `--lm-limit`, "
+        "`--reader-limit`.",
+        "- Timings are wall-clock per question on a CPU shared with other jobs while these numbers were taken, "
+        "so latency and tokens/s are noisy upper bounds; re-run on a quiet machine to compare speed.",
+        "",
+        "**Columns.** *answer retention*: share of answerable questions whose normalised gold answer occurs in "
+        "the compressed context (HotpotQA yes/no questions excluded). *reader acc.*: share of questions where "
+        "a normalised gold answer occurs in the reader's normalised reply, from the compressed context (n = "
+        "questions read); *reader F1*: SQuAD token F1 of that reply. *ratio*: mean output/input tokens. *saved "
+        "/ q*: mean input tokens saved per question. *budget violations*: outputs longer than the budget (a "
+        "peer may overshoot; contextzip never should). *under 95%*: outputs under 95% of the budget. *p50 / p95 "
+        "ms*: compression latency per question; *tokens/s*: input tokens compressed per second.",
+        "",
+    ]
+    for dataset in args.datasets:
+        cells = load_cells(args.results_dir, dataset, [m.name for m in METHODS], args.rates)
+        if not cells:
+            continue
+        reader_name = next((c.get("reader") for c in cells if c.get("reader")), None)
+        refs_line = references_line(args.results_dir, dataset, reader_name)
+        refs_data = None
+        if reader_name:
+            ref_path = os.path.join(args.results_dir, dataset, f"references-{reader_name.replace(':', '_')}.json")
+            if os.path.exists(ref_path):
+                with open(ref_path, encoding="utf-8") as f:
+                    refs_data = json.load(f)
+        png = f"benchmarks-{dataset}.png"
+        plot(cells, dataset, refs_data, os.path.join(args.docs_dir, png))
+        title = {"hotpotqa": "HotpotQA (distractor, 10 paragraphs per question)",
+                 "nq": "Natural Questions (open, gold passage)", "qmsum": "QMSum (meeting transcripts)"}.get(
+            dataset, dataset)
+        parts += [f"## {title}", "", table(cells), ""]
+        if refs_line:
+            parts += [refs_line, ""]
+        lm_rows = sorted({METHODS_BY_NAME[c["method"]].label for c in cells if METHODS_BY_NAME[c["method"]].uses_lm})
+        if lm_rows:
+            parts += ["LM (smaller subset): " + "; ".join(lm_rows) + ".", ""]
+        parts += [f"![{dataset}: answer retention and reader accuracy against compression ratio]({png})", ""]
+        if dataset == "hotpotqa" and 0.25 in args.rates:
+            parts += verdict(cells, dataset, 0.25) + [""]
+    if not_run:
+        parts += ["## Rows that did not run", ""]
+        parts += [f"- `{name}`: {why}" for name, why in sorted(not_run.items())]
+        parts.append("")
+    sections_dir = os.path.join(args.docs_dir, "sections")
+    if os.path.isdir(sections_dir):
+        for name in sorted(os.listdir(sections_dir)):
+            if name.endswith(".md"):
+                with open(os.path.join(sections_dir, name), encoding="utf-8") as f:
+                    parts += [f.read().rstrip(), ""]
+    text = "\n".join(parts).rstrip() + "\n"
+    with open(os.path.join(args.docs_dir, "benchmarks.md"), "w", encoding="utf-8") as f:
+        f.write(text)
+    return text
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", nargs="+", default=["hotpotqa", "nq"], choices=["hotpotqa", "nq", "squad", "qmsum"])
+    p.add_argument("--rates", nargs="+", type=float, default=[0.5, 0.25, 0.1])
+    p.add_argument("--methods", nargs="+", default=[m.name for m in METHODS], choices=[m.name for m in METHODS])
+    p.add_argument("--limit", default="hotpotqa=60,nq=100", help="questions per data set: N or dataset=N,... [hotpotqa=60,nq=100]")
+    p.add_argument("--lm-limit", default="20", help="questions for methods that run an LM per question [20]")
+    p.add_argument("--reader", default="smollm2", help="none, smollm2 or openai:<model> [smollm2]")
+    p.add_argument("--reader-limit", default="hotpotqa=8,nq=20",
+                   help="questions the reader answers per row: N or dataset=N,... [hotpotqa=8,nq=20]")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--results-dir", default=os.path.join(ROOT, "benchmarks", "results"))
+    p.add_argument("--docs-dir", default=os.path.join(ROOT, "docs"))
+    p.add_argument("--fresh", action="store_true", help="ignore cached cells and recompute everything")
+    p.add_argument("--render-only", action="store_true", help="only rebuild the page from cached cells")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads [1]: on a shared, loaded CPU one thread measured ~10x faster than two "
+                        "for SmolLM2 generation (threads spin-waiting on each other); 0 = torch's default")
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    if args.reader == "none":
+        args.reader_limit = "0"
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "urllib3", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    not_run_path = os.path.join(args.results_dir, "not_run.json")
+    if args.render_only:
+        not_run = {}
+        if os.path.exists(not_run_path):
+            with open(not_run_path, encoding="utf-8") as f:
+                not_run = json.load(f)
+    else:
+        not_run = run_all(args)
+    render(args, not_run)
+    logger.info("wrote %s", os.path.join(args.docs_dir, "benchmarks.md"))
+
+
+if __name__ == "__main__":
+    main()

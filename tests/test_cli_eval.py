@@ -1,0 +1,100 @@
+"""``contextzip eval``: options, reader wiring (a local OpenAI-compatible server), errors as one line."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from contextzip.cli import cli
+
+READER_KEYS = ("reader_accuracy", "reader_f1", "closed_book_reader_accuracy", "full_context_reader_accuracy")
+
+
+@pytest.fixture
+def local_openai() -> Iterator[str]:
+    """An OpenAI-compatible endpoint on 127.0.0.1 that always answers "Wilhelm Conrad Röntgen"."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            payload = json.dumps({
+                "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Wilhelm Conrad Röntgen"}}],
+            }).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_eval_with_openai_reader(data_dir, local_openai: str) -> None:
+    result = CliRunner().invoke(
+        cli, ["eval", "--dataset", "nq", "--compressor", "truncate", "--rate", "0.5", "--reader", "openai:test",
+              "--limit", "3", "--reader-limit", "2", "--json", "--data-dir", str(data_dir)],
+        env={"OPENAI_BASE_URL": local_openai, "OPENAI_API_KEY": "k"},
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    for key in READER_KEYS:
+        assert 0.0 <= summary[key] <= 1.0, key
+    assert summary["reader"] == "openai:test" and summary["n_reader"] == 2 and summary["n"] == 3
+    # NQ's first question is who got the first Nobel Prize in Physics: the fixed reply is right for it only
+    assert summary["closed_book_reader_accuracy"] == pytest.approx(0.5)
+
+
+def test_eval_without_reader(data_dir) -> None:
+    result = CliRunner().invoke(cli, ["eval", "--dataset", "nq", "-c", "truncate", "--rate", "0.5", "--limit", "2",
+                                      "--json", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert "reader_accuracy" not in summary
+    for key in ("mean_tokens_saved", "p50_ms", "p95_ms", "tokens_per_second", "budget_violations"):
+        assert key in summary
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--reader", "gpt"], "reader must be one of"),
+        (["--reader", "smollm2", "--reader-limit", "0"], "must be > 0, but got 0"),
+        (["--limit", "0"], "must be > 0, but got 0"),
+    ],
+)
+def test_eval_bad_options_fail_in_one_line(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["eval", "--dataset", "nq", "--rate", "0.5", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_eval_help_lists_reader_and_qmsum() -> None:
+    result = CliRunner().invoke(cli, ["eval", "--help"])
+    assert "--reader" in result.output and "qmsum" in result.output
+
+
+@pytest.mark.slow
+def test_eval_smollm2_reader(data_dir) -> None:
+    """The acceptance command, on two questions."""
+    result = CliRunner().invoke(cli, ["eval", "--dataset", "nq", "--compressor", "truncate", "--rate", "0.5",
+                                      "--reader", "smollm2", "--limit", "2", "--json", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    for key in READER_KEYS:
+        assert 0.0 <= summary[key] <= 1.0, key
