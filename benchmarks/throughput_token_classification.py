@@ -1,0 +1,124 @@
+"""Throughput of the token-classification compressor's default model against its teacher, on the same text.
+
+Measures, in input tokens (o200k_base) per second:
+
+* the distilled student (``contextzip-token-clf``): word keep probabilities alone, and a full ``compress`` at
+  rate 0.33 (threshold search and rendering included), in float32 and bfloat16, and how many kept words
+  change between the two dtypes;
+* the teacher signal: SmolLM2-135M self-information (one forward pass per text, as ``training/label_teacher.py``).
+
+The CPU is often shared: run it at a quiet moment, and take the best of ``--repeats`` runs.
+Usage: python benchmarks/throughput_token_classification.py [--texts 200] [--teacher-texts 24] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import time
+
+import numpy as np
+
+from contextzip.compressors.token_classification import TokenClassificationCompressor
+from contextzip.engine import ScoringEngine
+from contextzip.tokens import get_token_counter
+
+
+def load_texts(n: int, data_dir: str) -> list[str]:
+    """HotpotQA paragraphs joined per question (evaluation data: only read here, never trained on)."""
+    from contextzip.eval.datasets import load_dataset
+
+    examples = load_dataset("hotpotqa", data_dir, n)
+    return ["\n\n".join(d.text for d in ex.documents) for ex in examples]
+
+
+def best_of(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def teacher_seconds(texts: list[str]) -> float:
+    import torch
+
+    from contextzip.causal_lm import load_causal_lm
+
+    engine = ScoringEngine(batch_size=16, max_batch_tokens=4096)
+    tokenizer, model = load_causal_lm("smollm2-135m", engine)
+    enc = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=2048)["input_ids"]
+
+    def collate(batch: list[int]) -> dict:
+        width = max(len(enc[i]) for i in batch)
+        x = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
+        m = torch.zeros((len(batch), width), dtype=torch.long)
+        for r, i in enumerate(batch):
+            x[r, : len(enc[i])] = torch.tensor(enc[i])
+            m[r, : len(enc[i])] = 1
+        return {"input_ids": x, "attention_mask": m}
+
+    def forward(t: dict) -> torch.Tensor:
+        logits = model(input_ids=t["input_ids"], attention_mask=t["attention_mask"]).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], dim=-1)
+        return -logp.gather(-1, t["input_ids"][:, 1:, None]).squeeze(-1)
+
+    collate_all = list(range(len(enc)))
+    engine.run(collate_all[:2], lengths=[len(enc[i]) for i in collate_all[:2]], collate=collate, forward=forward)
+    start = time.perf_counter()
+    engine.run(collate_all, lengths=[len(x) for x in enc], collate=collate, forward=forward)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--texts", type=int, default=200)
+    parser.add_argument("--teacher-texts", type=int, default=24)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--data-dir", default=os.path.join("..", "shared", "data"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    counter = get_token_counter()
+    texts = load_texts(args.texts, args.data_dir)
+    n_tokens = sum(counter.count_many(texts))
+    result: dict = {"texts": len(texts), "input_tokens": n_tokens, "machine": platform.processor() or platform.machine(),
+                    "torch_threads": torch.get_num_threads()}
+    kept: dict[str, list[str]] = {}
+    for dtype in ("float32", "bfloat16"):
+        c = TokenClassificationCompressor(device=args.device, dtype=dtype)
+        c.warm_up()
+        c.scorer.score(texts[:4])
+        score_s = best_of(lambda c=c: c.scorer.score(texts), args.repeats)
+        compress_s = best_of(lambda c=c: c.compress_batch([(None, t) for t in texts], rate=0.33), args.repeats)
+        kept[dtype] = [r.text for r in c.compress_batch([(None, t) for t in texts], rate=0.33)]
+        result[f"student_{dtype}_score_tokens_per_s"] = round(n_tokens / score_s)
+        result[f"student_{dtype}_compress_tokens_per_s"] = round(n_tokens / compress_s)
+    same = [a == b for a, b in zip(kept["float32"], kept["bfloat16"], strict=True)]
+    words_a = [set(enumerate(t.split())) for t in kept["float32"]]
+    words_b = [set(enumerate(t.split())) for t in kept["bfloat16"]]
+    result["bf16_identical_outputs"] = float(np.mean(same))
+    result["bf16_kept_word_jaccard"] = float(np.mean([len(a & b) / max(1, len(a | b)) for a, b in
+                                                     zip(words_a, words_b, strict=True)]))
+    teacher_texts = texts[: args.teacher_texts]
+    teacher_tokens = sum(counter.count_many(teacher_texts))
+    t_s = teacher_seconds(teacher_texts)
+    result["teacher_smollm2_tokens_per_s"] = round(teacher_tokens / t_s)
+    best_student = max(result["student_float32_compress_tokens_per_s"], result["student_bfloat16_compress_tokens_per_s"])
+    result["student_compress_vs_teacher"] = round(best_student / result["teacher_smollm2_tokens_per_s"], 1)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for k, v in result.items():
+            print(f"{k:40s} {v}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Coarse to fine: query-guided sentence selection, then query-aware token pruning down to the budget.
+
+The coarse step (:class:`~contextzip.compressors.query_guided.QueryGuidedCompressor`) keeps the most relevant
+whole sentences within ``coarse_budget_factor`` times the budget; the fine step
+(:class:`~contextzip.compressors.token_classification.QueryAwareTokenClassificationCompressor`) drops the
+least useful words of what is left, favouring the words of the most relevant sentences, until the text meets
+the budget exactly. Both steps are extractive, so the output stays faithful: kept words in their original
+order. Every request of a ``compress_batch`` call goes through each step in one batched pass.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from contextzip.compressors.base import BaseCompressor, CompressedOutput, CompressionRequest
+from contextzip.compressors.token_classification import DEFAULT_MODEL, QueryAwareTokenClassificationCompressor
+from contextzip.types import Document
+
+
+class CoarseToFineCompressor(BaseCompressor):
+    """Sentences first (query-guided), then words (token classification with query relevance).
+
+    Args:
+        model_name_or_path: the token classifier of the fine step (see
+            :class:`~contextzip.compressors.token_classification.TokenClassificationCompressor`).
+        coarse_budget_factor: the coarse step keeps this many times the budget (>= 1; 1 skips token pruning
+            unless sentences overshoot).
+        relevance_weight: the fine step's weight of sentence relevance against keep probability.
+        device, dtype, batch_size: the shared engine's settings for both models.
+        coarse: a query-guided compressor to use (and share) for the coarse step and the sentence relevance.
+        fine: a query-aware token-classification compressor for the fine step.
+        token_counter, separator: see :class:`~contextzip.compressors.base.BaseCompressor`.
+    """
+
+    name = "coarse-to-fine"
+    uses_query = True
+
+    def __init__(
+        self,
+        model_name_or_path: str = DEFAULT_MODEL,
+        *,
+        coarse_budget_factor: float = 2.0,
+        relevance_weight: float = 1.0,
+        device: str | None = None,
+        dtype: str | None = "auto",
+        batch_size: int = 64,
+        coarse: Any = None,
+        fine: QueryAwareTokenClassificationCompressor | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(coarse_budget_factor, bool) or not isinstance(coarse_budget_factor, (int, float)) \
+                or not coarse_budget_factor >= 1.0:
+            raise ValueError(f"coarse_budget_factor must be a number >= 1, but got {coarse_budget_factor!r}")
+        self.coarse_budget_factor = float(coarse_budget_factor)
+        if coarse is None:
+            from contextzip.compressors.query_guided import QueryGuidedCompressor
+
+            coarse = QueryGuidedCompressor(device=device, dtype=dtype, batch_size=batch_size,
+                                           token_counter=self.token_counter, separator=self.separator)
+        self.coarse = coarse
+        self.fine = fine or QueryAwareTokenClassificationCompressor(
+            model_name_or_path, relevance_weight=relevance_weight, sentence_scorer=coarse, device=device,
+            dtype=dtype, batch_size=batch_size, token_counter=self.token_counter, separator=self.separator,
+        )
+
+    def warm_up(self) -> None:
+        self.coarse.warm_up()
+        self.fine.warm_up()
+
+    def _compress(self, request: CompressionRequest) -> CompressedOutput:
+        return self._compress_batch([request])[0]
+
+    def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
+        counter = self.token_counter
+        # Coarse: whole sentences within a larger budget.
+        coarse_reqs = []
+        for r in requests:
+            budget = min(r.original_tokens, math.ceil(r.budget * self.coarse_budget_factor))
+            coarse_reqs.append(CompressionRequest(r.documents, r.query, budget, r.original_tokens,
+                                                  r.document_tokens, r.counter, r.separator))
+        todo = [i for i, c in enumerate(coarse_reqs) if c.budget < c.original_tokens]
+        coarse_texts: list[list[str]] = [r.texts for r in requests]
+        coarse_scores: list[list[float | None] | None] = [None] * len(requests)
+        for i, out in zip(todo, self.coarse._compress_batch([coarse_reqs[i] for i in todo]), strict=True):
+            coarse_texts[i] = out.document_texts
+            coarse_scores[i] = out.scores
+        # Fine: words, down to the budget.
+        fine_reqs = []
+        for r, texts in zip(requests, coarse_texts, strict=True):
+            docs = [Document(t, d.id, d.metadata) for d, t in zip(r.documents, texts, strict=True)]
+            joined = r.separator.join(t for t in texts if t.strip())
+            fine_reqs.append(CompressionRequest(docs, r.query, r.budget, counter.count(joined) if joined else 0,
+                                                counter.count_many(texts), r.counter, r.separator))
+        prune = [i for i, f in enumerate(fine_reqs) if f.original_tokens > f.budget]
+        fine_out: dict[int, CompressedOutput] = dict(
+            zip(prune, self.fine._compress_batch([fine_reqs[i] for i in prune]), strict=True)
+        )
+        outputs = []
+        for i, (r, f) in enumerate(zip(requests, fine_reqs, strict=True)):
+            if i in fine_out:
+                out = fine_out[i]
+                texts, text = out.document_texts, out.text
+                extra = dict(out.extra or {})
+            else:
+                texts = f.texts
+                text = r.separator.join(t for t in texts if t.strip())
+                extra = {}
+            full = [t == d.text for t, d in zip(texts, r.documents, strict=True)]
+            extra["coarse_tokens"] = f.original_tokens
+            outputs.append(CompressedOutput(
+                text=text, document_texts=texts, document_full=full, scores=coarse_scores[i],
+                strategy=(f"coarse-to-fine: query-guided sentences to {f.original_tokens} tokens, "
+                          "then query-aware token pruning"),
+                extra=extra,
+            ))
+        return outputs

@@ -1,0 +1,76 @@
+"""CoarseToFineCompressor: query-guided sentences, then token pruning, within the exact budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from contextzip.compressors.pipeline import CoarseToFineCompressor
+from contextzip.registry import load_compressor, model_available
+
+needs_student = pytest.mark.skipif(not model_available("contextzip-token-clf"), reason="student not built")
+
+DOCS = [
+    {"id": "nobel", "text": "The first Nobel Prize in Physics was awarded in 1901 to Wilhelm Conrad Röntgen, of Germany. "
+     "He received 150,782 SEK for the discovery of X-rays.", "metadata": {"title": "Nobel Prize in Physics"}},
+    {"id": "wind", "text": "The south west wind blows across Nigeria between July and September. It brings heavy "
+     "rain to the south of the country, while the north stays dry for most of the year.",
+     "metadata": {"title": "Climate of Nigeria"}},
+    {"id": "paris", "text": "Paris is the capital of France. It has more than two million residents and is known for "
+     "its museums, its cafés and the Eiffel Tower, built for the 1889 World's Fair.",
+     "metadata": {"title": "Paris"}},
+]
+
+
+@pytest.fixture(scope="module")
+def pipeline(query_guided) -> CoarseToFineCompressor:
+    return CoarseToFineCompressor(coarse=query_guided)
+
+
+def test_registered() -> None:
+    from contextzip.registry import get_compressor_class
+
+    assert get_compressor_class("coarse-to-fine") is CoarseToFineCompressor
+
+
+def test_bad_factor() -> None:
+    with pytest.raises(ValueError, match="coarse_budget_factor"):
+        CoarseToFineCompressor(coarse_budget_factor=0.5, coarse=object(), fine=object())  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+@needs_student
+@pytest.mark.parametrize("rate", [0.1, 0.25, 0.5])
+def test_budget_and_accounting(pipeline: CoarseToFineCompressor, rate: float) -> None:
+    result = pipeline.compress(DOCS, "Who received the first Nobel Prize in Physics?", rate=rate)
+    assert pipeline.token_counter.count(result.text) <= result.target_tokens
+    assert [d.id for d in result.documents] == ["nobel", "wind", "paris"]
+    assert "Röntgen" in result.text
+    pos = 0
+    for piece in result.documents[0].text.split():
+        pos = DOCS[0]["text"].find(piece, pos)
+        assert pos >= 0
+
+
+@pytest.mark.slow
+@needs_student
+def test_batch_equals_single(pipeline: CoarseToFineCompressor) -> None:
+    items = [("Who received the first Nobel Prize in Physics?", DOCS), ("When does the wind blow?", DOCS[1:])]
+    batch = pipeline.compress_batch(items, target_tokens=30)
+    single = [pipeline.compress(d, q, target_tokens=30) for q, d in items]
+    assert [r.text for r in batch] == [r.text for r in single]
+
+
+@pytest.mark.slow
+@needs_student
+def test_hotpotqa_within_budget(data_dir, pipeline: CoarseToFineCompressor) -> None:
+    from contextzip.eval.runner import run_eval
+
+    summary, _ = run_eval("hotpotqa", pipeline, rate=0.1, limit=8, data_dir=str(data_dir))
+    assert summary["budget_violations"] == 0
+
+
+@pytest.mark.slow
+@needs_student
+def test_query_aware_variant_by_name() -> None:
+    c = load_compressor("token-classification-query")
+    assert c.uses_query
