@@ -96,6 +96,26 @@ register_model(
 )
 
 
+def _locate_token_clf() -> str | None:
+    folder = _package_dir("contextzip")
+    path = os.path.join(folder, "data", "token_classifier") if folder else None
+    return path if path and os.path.exists(os.path.join(path, "contextzip_student.json")) else None
+
+
+register_model(
+    ModelSpec(
+        name="contextzip-token-clf",
+        kind="token-classification",
+        description="contextzip's distilled keep/drop word classifier on all-MiniLM-L6-v2 word pieces "
+        "(training/DATA_CARD.md)",
+        locate=_locate_token_clf,
+        how_to_get="reinstall contextzip (it ships in contextzip/data/token_classifier), "
+        "or rebuild it: python training/label_teacher.py && python training/train_student.py",
+        license="Apache-2.0",
+    )
+)
+
+
 def _offline() -> bool:
     return any(
         os.environ.get(var, "").lower() in ("1", "true", "yes", "on")
@@ -169,6 +189,7 @@ COMPRESSORS: dict[str, str] = {
     "bm25-sentences": "contextzip.compressors.baselines:BM25SentenceCompressor",
     "embedding-sentences": "contextzip.compressors.baselines:EmbeddingSentenceCompressor",
     "token-classification": "contextzip.compressors.token_classification:TokenClassificationCompressor",
+    "token-classification-query": "contextzip.compressors.token_classification:QueryAwareTokenClassificationCompressor",
     "coarse-to-fine": "contextzip.compressors.pipeline:CoarseToFineCompressor",
     "perplexity": "contextzip.compressors.perplexity:PerplexityCompressor",
     "long-perplexity": "contextzip.compressors.perplexity:LongPerplexityCompressor",
