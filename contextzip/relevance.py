@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from contextzip.tokens import TokenCounter
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 # A small English stop list: function words carry no relevance signal for BM25 over a handful of passages.
@@ -67,3 +69,110 @@ def term_overlap(query: str, passages: Sequence[str]) -> np.ndarray:
     if not q:
         return np.zeros(len(passages))
     return np.asarray([len(q & set(lexical_terms(p))) / len(q) for p in passages], dtype=np.float64)
+
+
+def query_window(
+    text: str,
+    query: str | None,
+    max_tokens: int,
+    counter: TokenCounter,
+) -> tuple[int, int]:
+    """The contiguous run of whole words of ``text`` that best answers ``query`` within ``max_tokens``.
+
+    The token-level step of coarse-to-fine compression, for a sentence too long to keep whole. Each word weighs
+    what it is likely to add for a reader who already has the question: content words 1, numbers and names more,
+    function words little, and the query's own words little (the reader knows them) though words near them weigh
+    more (answers sit next to the question's terms). The window with the largest total weight that fits wins.
+    Returns character offsets into ``text``; (0, 0) when not even one word fits.
+    """
+    from contextzip.segment import split_words
+
+    words = split_words(text)
+    if not words or max_tokens <= 0:
+        return 0, 0
+    q_terms = set(lexical_terms(query or ""))
+    kind = answer_type(query)
+    terms = [lexical_terms(w.text) for w in words]
+    is_query = np.asarray([bool(t) and all(x in q_terms for x in t) for t in terms])
+    weights = np.empty(len(words))
+    for k, (w, t) in enumerate(zip(words, terms, strict=True)):
+        if not t:
+            weights[k] = 0.1
+        elif is_query[k]:
+            weights[k] = 0.3
+        else:
+            weights[k] = 1.0 + (0.5 if any(ch.isdigit() for ch in w.text) else 0.0) + (
+                0.3 if k > 0 and w.text[:1].isupper() else 0.0)
+            if kind is not None and (
+                (kind in _TYPE_PATTERNS and _TYPE_PATTERNS[kind].search(w.text))
+                or (kind == "name" and k > 0 and w.text[:1].isupper())
+            ):
+                weights[k] += 1.0
+    if is_query.any():
+        positions = np.flatnonzero(is_query)
+        distance = np.abs(np.arange(len(words))[:, None] - positions[None, :]).min(axis=1)
+        weights *= 1.0 + np.exp(-distance / 4.0)
+    costs = counter.count_many([" " + w.text for w in words])
+    best, best_span = -1.0, (0, -1)
+    lo, total_w, total_c = 0, 0.0, 0
+    for hi in range(len(words)):
+        total_w += weights[hi]
+        total_c += costs[hi]
+        while total_c > max_tokens and lo <= hi:
+            total_w -= weights[lo]
+            total_c -= costs[lo]
+            lo += 1
+        if lo <= hi and total_w > best:
+            best, best_span = total_w, (lo, hi)
+    lo, hi = best_span
+    if hi < lo:
+        return 0, 0
+    # Per-word counts approximate the joined count: shrink from the lighter end until it provably fits.
+    while lo <= hi and counter.count(text[words[lo].start:words[hi].end]) > max_tokens:
+        if weights[lo] <= weights[hi]:
+            lo += 1
+        else:
+            hi -= 1
+    if hi < lo:
+        return 0, 0
+    return words[lo].start, words[hi].end
+
+
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
+           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_ANSWER_TYPES: list[tuple[str, re.Pattern[str]]] = [
+    ("date", re.compile(r"^\s*(when|what (year|date|day|month|time|century|decade)|which (year|date|day|month)|"
+                        r"in what (year|month)|how long ago)\b", re.I)),
+    ("number", re.compile(r"^\s*(how (many|much|long|old|far|big|tall|high|large|fast|often)|"
+                          r"what (number|percentage|amount|age|population|size)|what is the (number|population|"
+                          r"age|height|length|size|amount|percentage))\b", re.I)),
+    ("name", re.compile(r"^\s*(who|whom|whose|where|which (person|city|country|team|company|band|actor|"
+                        r"actress|player|state|university))\b", re.I)),
+]
+_TYPE_PATTERNS = {
+    "date": re.compile(rf"\b(1[0-9]{{3}}|20[0-9]{{2}}|{_MONTHS})\b|\b\d{{1,2}}(st|nd|rd|th)?\s+century\b", re.I),
+    "number": re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|"
+                         r"million|billion|dozen)\b", re.I),
+}
+_CAPITALIZED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'-]+")
+
+
+def answer_type(query: str | None) -> str | None:
+    """The kind of answer a wh-question asks for: "date", "number", "name" or ``None`` (unknown)."""
+    if not query:
+        return None
+    for name, pattern in _ANSWER_TYPES:
+        if pattern.search(query):
+            return name
+    return None
+
+
+def has_answer_type(text: str, kind: str | None, query_terms: set[str] | None = None) -> bool:
+    """Whether ``text`` contains something of the answer type (a year or month, a number, a name not in the query)."""
+    if kind is None:
+        return False
+    if kind in _TYPE_PATTERNS:
+        return _TYPE_PATTERNS[kind].search(text) is not None
+    q = query_terms or set()
+    return any(lexical_terms(m.group()) and not set(lexical_terms(m.group())) <= q
+               for m in _CAPITALIZED.finditer(text))

@@ -171,8 +171,11 @@ def get_token_counter(spec: str | TokenCounter | None = None) -> TokenCounter:
     raise TypeError(f"token_counter must be a str or TokenCounter, but got {type(spec).__name__}")
 
 
-def prefix_within(text: str, max_tokens: int, counter: TokenCounter) -> str:
-    """The longest prefix of ``text`` (ending on a word boundary where possible) that fits ``max_tokens``."""
+def prefix_within(text: str, max_tokens: int, counter: TokenCounter, word_boundary: bool = True) -> str:
+    """The longest prefix of ``text`` that fits ``max_tokens``, ending on a word boundary where possible.
+
+    With ``word_boundary=False`` the prefix may end inside a word (at a token boundary).
+    """
     if max_tokens <= 0 or not text:
         return ""
     ids = counter.encode(text)
@@ -180,9 +183,10 @@ def prefix_within(text: str, max_tokens: int, counter: TokenCounter) -> str:
         return text
     prefix = counter.decode(ids[:max_tokens])
     cut = prefix.rstrip()
-    space = max(cut.rfind(" "), cut.rfind("\n"))
-    if space > 0 and text[space:space + 1].isspace():
-        cut = cut[:space].rstrip()
+    if word_boundary and len(cut) < len(text) and not text[len(cut)].isspace():
+        space = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))
+        if space > 0:
+            cut = cut[:space].rstrip()
     # A decoded prefix may re-encode differently; shrink until it provably fits.
     while cut and counter.count(cut) > max_tokens:
         cut = cut[:-1].rstrip()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contextzip.budget import Unit, assemble
+from contextzip.budget import Unit, WindowFn, assemble
 from contextzip.compressors.base import BaseCompressor, CompressedOutput, CompressionRequest
 from contextzip.segment import split_sentences
 
@@ -68,6 +68,10 @@ class SentenceSelectionCompressor(BaseCompressor):
     def _score(self, batches: list[UnitBatch]) -> list[Scored]:
         """Score the units of every request (all at once, so models can batch across requests)."""
 
+    def _window(self, request: CompressionRequest) -> WindowFn | None:
+        """How to cut a sentence that does not fit whole; ``None`` keeps its head."""
+        return None
+
     def _compress(self, request: CompressionRequest) -> CompressedOutput:
         return self._compress_batch([request])[0]
 
@@ -80,7 +84,7 @@ class SentenceSelectionCompressor(BaseCompressor):
                 u.score = float(value)
             req = batch.request
             result = assemble(req.texts, batch.units, req.budget, req.counter, req.separator,
-                              fill=self.fill_budget, min_score=s.min_score)
+                              fill=self.fill_budget, min_score=s.min_score, window=self._window(req))
             doc_scores = [float(x) for x in s.doc_scores] if s.doc_scores is not None else None
             outputs.append(CompressedOutput(
                 text=result.text, document_texts=result.doc_texts, document_full=result.doc_full,

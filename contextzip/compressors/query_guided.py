@@ -23,7 +23,17 @@ import numpy as np
 from contextzip.compressors.extractive import Scored, SentenceSelectionCompressor, UnitBatch
 from contextzip.engine import ScoringEngine
 from contextzip.models import SentenceEmbedder
-from contextzip.relevance import bm25_scores, minmax, term_overlap
+from contextzip.budget import WindowFn
+from contextzip.compressors.base import CompressionRequest
+from contextzip.relevance import (
+    answer_type,
+    bm25_scores,
+    has_answer_type,
+    lexical_terms,
+    minmax,
+    query_window,
+    term_overlap,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +48,7 @@ class QueryGuidedWeights:
     document: float = 1.0
     lead: float = 0.15
     bridge: float = 0.5
+    answer_type: float = 0.3
 
 
 def _title(metadata: object) -> str:
@@ -91,6 +102,15 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         self.embedder = embedder or SentenceEmbedder(
             model_name_or_path, engine=ScoringEngine(device=device, dtype=dtype, batch_size=batch_size)
         )
+
+    def _window(self, request: CompressionRequest) -> WindowFn | None:
+        texts, counter, query = request.texts, request.counter, request.query
+
+        def window(doc: int, start: int, end: int, max_tokens: int) -> tuple[int, int]:
+            s, e = query_window(texts[doc][start:end], query, max_tokens, counter)
+            return start + s, start + e
+
+        return window
 
     def warm_up(self) -> None:
         self.embedder.warm_up()
@@ -180,8 +200,11 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         doc_score = minmax(bridged)
 
         lead = b.first_in_doc().astype(np.float64)
+        kind = answer_type(query)
+        q_terms = set(lexical_terms(query))
+        typed = np.asarray([has_answer_type(t, kind, q_terms) for t in b.texts], dtype=np.float64)
         sent = (w.dense * dense_u + w.lexical * lex_u + w.coverage * cov_u) / (w.dense + w.lexical + w.coverage)
-        score = sent + w.document * doc_score[doc_of] + w.lead * lead
+        score = sent + w.document * doc_score[doc_of] + w.lead * lead + w.answer_type * typed
         return Scored(score, doc_score, "query: dense (MiniLM) + BM25 + coverage, document-weighted, bridged")
 
     def _score_centrality(self, b: UnitBatch, unit_vecs: np.ndarray) -> Scored:

@@ -1,0 +1,81 @@
+"""The default compressor on real MiniLM: relevance, order, budget, query-free mode, edge-case inputs."""
+
+from __future__ import annotations
+
+import pytest
+
+from contextzip import Document, DocumentStatus, compress
+
+pytestmark = pytest.mark.slow
+
+DOCS = [
+    Document("The Eiffel Tower is a wrought-iron lattice tower in Paris. It was completed in 1889 as the entrance "
+             "to the World's Fair. It is 330 metres tall.", "eiffel", {"title": "Eiffel Tower"}),
+    Document("Bananas are elongated, edible fruit. They grow in clusters near the top of the plant. Bananas are rich "
+             "in potassium.", "banana", {"title": "Banana"}),
+    Document("Mount Everest is Earth's highest mountain above sea level. Its elevation is 8,849 metres. It lies in "
+             "the Himalayas.", "everest", {"title": "Mount Everest"}),
+]
+
+
+def test_keeps_the_relevant_sentence_and_drops_unrelated_documents(query_guided):
+    result = query_guided.compress(DOCS, "When was the Eiffel Tower completed?", target_tokens=25)
+    assert "1889" in result.text
+    assert result.compressed_tokens <= 25
+    status = {d.id: d.status for d in result.documents}
+    assert status["eiffel"] is not DocumentStatus.DROPPED
+    assert status["banana"] is DocumentStatus.DROPPED
+    assert result.strategy.startswith("query")
+
+
+def test_kept_sentences_stay_in_original_order(query_guided):
+    result = query_guided.compress(DOCS, "How tall is the Eiffel Tower and when was it completed?", target_tokens=45)
+    text = result.text
+    assert text.index("1889") < text.index("330 metres")
+
+
+def test_uses_at_least_95_percent_of_the_budget(query_guided):
+    for budget in (7, 13, 29, 41, 60):
+        result = query_guided.compress(DOCS, "Everest elevation", target_tokens=budget)
+        assert 0.95 * budget <= result.compressed_tokens <= budget
+
+
+def test_query_free_mode_says_so(query_guided):
+    result = query_guided.compress(DOCS, None, target_tokens=30)
+    assert result.strategy.startswith("query-free")
+    assert result.compressed_tokens <= 30
+
+
+def test_document_ids_and_metadata_are_reported(query_guided):
+    result = query_guided.compress(DOCS, "highest mountain", target_tokens=20)
+    assert [d.id for d in result.documents] == ["eiffel", "banana", "everest"]
+    assert result.documents[2].metadata == {"title": "Mount Everest"}
+
+
+@pytest.mark.parametrize("text", ["", "   ", "word", "Ünïcödé 文字 テスト ✓ — ok. 中文句子。另一句！", "a\x00b\x01c"])
+def test_edge_case_texts(query_guided, counter, text):
+    result = query_guided.compress(text, "question?", target_tokens=3)
+    assert result.compressed_tokens <= 3
+    assert len(result.documents) == 1
+
+
+def test_one_megabyte_input(query_guided, counter):
+    sentence = "The quick brown fox jumps over the lazy dog near the river bank in spring. "
+    text = sentence * (1_000_000 // len(sentence))
+    text += "The secret code is 4417. "
+    result = query_guided.compress([text], "What is the secret code?", target_tokens=50)
+    assert result.compressed_tokens <= 50
+    assert "4417" in result.text
+
+
+def test_compress_batch_equals_single(query_guided):
+    pairs = [("When was the Eiffel Tower completed?", DOCS), ("How high is Everest?", DOCS)]
+    batch = query_guided.compress_batch(pairs, rate=0.3)
+    assert [r.text for r in batch] == [query_guided.compress(d, q, rate=0.3).text for q, d in pairs]
+
+
+def test_top_level_compress_function():
+    result = compress(["Paris is the capital of France.", "Bananas are yellow."],
+                      query="What is the capital of France?", target_tokens=8)
+    assert result.compressed_tokens <= 8
+    assert "Paris" in result.text

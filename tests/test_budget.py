@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contextzip.budget import MIN_BUDGET_USE, Unit, assemble, resolve_budget
+from contextzip.segment import split_sentences
+
+
+@pytest.mark.parametrize(
+    ("target", "rate", "error"),
+    [(None, None, ValueError), (10, 0.5, ValueError), (0, None, ValueError), (-5, None, ValueError),
+     (None, 0.0, ValueError), (None, -0.1, ValueError), (None, 1.5, ValueError), (None, math.nan, ValueError),
+     (2.5, None, TypeError), (True, None, TypeError), (None, "0.5", TypeError)],
+)
+def test_resolve_budget_rejects_impossible_budgets(target, rate, error):
+    with pytest.raises(error):
+        resolve_budget(100, target, rate)
+
+
+def test_resolve_budget_values():
+    assert resolve_budget(100, 30, None) == 30
+    assert resolve_budget(100, None, 0.25) == 25
+    assert resolve_budget(3, None, 0.1) == 1  # never a zero budget from a rate
+
+
+def test_error_message_names_the_bad_value():
+    with pytest.raises(ValueError, match="-3"):
+        resolve_budget(100, -3, None)
+
+
+def _units(texts: list[str], scores: list[float]) -> list[Unit]:
+    units, k = [], 0
+    for d, text in enumerate(texts):
+        for span in split_sentences(text):
+            units.append(Unit(d, span.start, span.end, scores[k % len(scores)]))
+            k += 1
+    return units
+
+
+sentence = st.text(alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "Zs"]), min_size=1, max_size=60)
+documents = st.lists(st.lists(sentence, min_size=1, max_size=6).map(". ".join), min_size=1, max_size=5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(docs=documents, budget=st.integers(min_value=1, max_value=300),
+       scores=st.lists(st.floats(min_value=-5, max_value=5), min_size=1, max_size=8))
+def test_assemble_never_exceeds_budget_and_uses_it(counter, docs, budget, scores):
+    units = _units(docs, scores)
+    result = assemble(docs, units, budget, counter)
+    assert counter.count(result.text) == result.tokens
+    assert result.tokens <= budget
+    assert len(result.doc_texts) == len(docs)
+    full = counter.count("\n\n".join(d for d in docs if d.strip()))
+    if full > budget and units:
+        assert result.tokens >= MIN_BUDGET_USE * budget or result.tokens >= budget - 1 and budget < 20
+    for d, kept in enumerate(result.doc_texts):  # every kept piece is a piece of its own document
+        for piece in [p for p in kept.split() if p]:
+            assert piece in docs[d]
+
+
+def test_assemble_keeps_original_order_and_best_units(counter):
+    text = "Alpha one is here. Beta two is there. Gamma three is everywhere."
+    units = _units([text], [0.1, 0.9, 0.8])
+    result = assemble([text], units, counter.count("Beta two is there. Gamma three is everywhere."), counter)
+    assert result.text == "Beta two is there. Gamma three is everywhere."
+    assert result.doc_full == [False]
+
+
+def test_assemble_respects_min_score(counter):
+    text = "Keep me please. Drop me now."
+    units = _units([text], [1.0, -1.0])
+    result = assemble([text], units, 100, counter, min_score=0.0)
+    assert result.text == "Keep me please."
+
+
+def test_assemble_zero_budget_is_empty(counter):
+    units = _units(["Some text here."], [1.0])
+    assert assemble(["Some text here."], units, 0, counter).text == ""
