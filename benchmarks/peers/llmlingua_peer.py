@@ -48,8 +48,42 @@ def _prompt_compressor(model_name_or_path: str, device_map: str) -> Any:
             # llmlingua counts its report with tiktoken's cl100k_base; seed it so that works offline.
             seed_tiktoken_cache("cl100k_base")
             logger.info("Loading llmlingua PromptCompressor with %s on %s", path, device_map)
-            _COMPRESSORS[key] = PromptCompressor(model_name=path, device_map=device_map)
+            compressor = PromptCompressor(model_name=path, device_map=device_map)
+            compressor.model = _LegacyCacheModel(compressor.model)
+            _COMPRESSORS[key] = compressor
         return _COMPRESSORS[key]
+
+
+class _LegacyCacheModel:
+    """llmlingua 0.2.2 was written for transformers 4: it slices and re-feeds the KV cache as a list of
+    ``(key, value)`` pairs (``iterative_compress_prompt``), which raises ``ValueError: too many values to unpack``
+    with transformers 5's ``Cache`` objects on any context over ``iterative_size`` (200) tokens. This wrapper
+    converts the cache both ways and changes nothing else (same model, same forward pass)."""
+
+    def __init__(self, model: Any) -> None:
+        from contextzip.causal_lm import _cache_argument
+
+        self._model = model
+        self._cache_arg = _cache_argument(model)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def __call__(self, input_ids: Any = None, attention_mask: Any = None, past_key_values: Any = None,
+                 use_cache: bool | None = None, **kwargs: Any) -> Any:
+        from types import SimpleNamespace
+
+        from transformers import DynamicCache
+
+        if past_key_values is not None and not hasattr(past_key_values, "get_seq_length"):
+            past_key_values = DynamicCache(ddp_cache_data=[(k, v) for k, v in past_key_values],
+                                           config=self._model.config)
+        if past_key_values is not None:
+            kwargs[self._cache_arg] = past_key_values
+        out = self._model(input_ids=input_ids, attention_mask=attention_mask, use_cache=use_cache, **kwargs)
+        cache = out.get("cache") if out.get("cache") is not None else out.get("past_key_values")
+        legacy = tuple((layer.keys, layer.values) for layer in cache.layers) if cache is not None else None
+        return SimpleNamespace(logits=out.logits, past_key_values=legacy)
 
 
 class LLMLinguaPeer(PeerCompressor):
