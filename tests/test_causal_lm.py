@@ -21,7 +21,13 @@ CORPUS = [
 def build_tiny_models(root) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     """A tiny random Llama and T5 with a byte-level BPE tokenizer trained here (no downloads)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+    from transformers import (
+        LlamaConfig,
+        LlamaForCausalLM,
+        PreTrainedTokenizerFast,
+        T5Config,
+        T5ForConditionalGeneration,
+    )
 
     raw = Tokenizer(models.BPE())
     raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

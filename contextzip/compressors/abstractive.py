@@ -4,8 +4,8 @@ RECOMP (Xu et al. 2024) replaces the retrieved documents with a summary that a s
 question, and with *nothing* when the documents do not help ("selective augmentation"), which saves the whole
 context and keeps irrelevant text away from the reader. This compressor does that without training:
 
-1. **Relevance gate.** Every sentence is embedded with MiniLM (the shared engine) and compared with the question;
-   when no sentence reaches ``relevance_threshold`` the output is empty and ``under_budget_reason`` says so
+1. **Relevance gate.** Every sentence is embedded with MiniLM (the shared engine) and compared with the
+   question; when no sentence reaches ``relevance_threshold`` the output is empty and ``under_budget_reason`` says so
    (``extra["selective_augmentation"]`` is True).
 2. **Condensed input.** The most relevant sentences, up to ``max_source_tokens``, in original order, are what
    the model reads (short inputs make small models copy facts instead of inventing them, and run faster).
@@ -35,6 +35,7 @@ from contextzip.engine import ScoringEngine
 from contextzip.models import SentenceEmbedder
 from contextzip.segment import split_sentences
 from contextzip.tokens import prefix_within
+from contextzip.types import CompressionResult
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,23 @@ class AbstractiveCompressor(BaseCompressor):
     def _compress(self, request: CompressionRequest) -> CompressedOutput:
         return self._compress_batch([request])[0]
 
+    def _passthrough(self, req: CompressionRequest) -> CompressionResult:
+        """Documents within the budget pass unchanged, unless the gate finds they do not bear on the question."""
+        if req.query and self.relevance_threshold is not None and req.original_tokens:
+            sims = self._relevance([req])[0][1]
+            best = float(sims.max()) if len(sims) else float("-inf")
+            if best < self.relevance_threshold:
+                return self._finish(req, self._empty(req, best))
+        return super()._passthrough(req)
+
+    def _empty(self, req: CompressionRequest, best: float) -> CompressedOutput:
+        return CompressedOutput(
+            text="", document_texts=[""] * len(req.documents), strategy="selective augmentation",
+            under_budget_reason=(f"the documents do not bear on the question (best sentence relevance "
+                                 f"{best:.2f} < {self.relevance_threshold})"),
+            extra={"selective_augmentation": True, "relevance": best, "faithfulness": None},
+        )
+
     # --- steps --------------------------------------------------------------------------------------------
 
     def _relevance(self, requests: Sequence[CompressionRequest]) -> list[tuple[list[tuple[int, str]], np.ndarray]]:
@@ -175,12 +193,7 @@ class AbstractiveCompressor(BaseCompressor):
         for i, (req, (sents, sims)) in enumerate(zip(requests, scored, strict=True)):
             best = float(sims.max()) if len(sims) else float("-inf")
             if req.query and self.relevance_threshold is not None and best < self.relevance_threshold:
-                outputs[i] = CompressedOutput(
-                    text="", document_texts=[""] * len(req.documents), strategy="selective augmentation",
-                    under_budget_reason=(f"the documents do not bear on the question (best sentence relevance "
-                                         f"{best:.2f} < {self.relevance_threshold})"),
-                    extra={"selective_augmentation": True, "relevance": best, "faithfulness": None},
-                )
+                outputs[i] = self._empty(req, best)
                 continue
             template = self.instruction if req.query else self.instruction_no_query
             prompts.append(self.generator.prompt(template.format(sources=self._sources(req, sents, sims),

@@ -124,3 +124,12 @@ def test_nq_smollm2_keeps_the_answer_and_drops_unrelated(embedder, data_dir) -> 
     assert sum(contains_answer(r.text, a.answers) for r, (a, _) in zip(gold, pairs, strict=True)) >= 3
     assert sum(r.text == "" for r in unrelated) >= 4
     assert all(r.compressed_tokens <= 64 for r in results)
+
+
+def test_gate_applies_even_within_budget(tiny, embedder) -> None:  # type: ignore[no-untyped-def]
+    compressor = AbstractiveCompressor(tiny[0], embedder=embedder, device="cpu", dtype="float32")
+    off_topic = compressor.compress(DOCS[1:], "Which film won the Academy Award for Best Picture in 1994?",
+                                    target_tokens=500)
+    assert off_topic.text == "" and off_topic.extra["selective_augmentation"] is True
+    on_topic = compressor.compress(DOCS[:1], QUESTION, target_tokens=500)
+    assert on_topic.text == DOCS[0] and on_topic.strategy.startswith("passthrough")
