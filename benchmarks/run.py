@@ -378,7 +378,9 @@ def plot(cells: list[dict[str, Any]], dataset: str, refs: dict[str, Any] | None,
             if not pts:
                 continue
             xs, ys = zip(*pts, strict=True)
-            ax.plot(xs, ys, styles[m.family], marker="o", color=cmap(i % 10), label=m.label,
+            n_m = max(c["n"] for c in cells if c["method"] == m.name)
+            label = m.label + (f" [n={n_m}]" if n_m != n else "")
+            ax.plot(xs, ys, styles[m.family], marker="o", color=cmap(i % 10), label=label,
                     linewidth=2.5 if m.name == DEFAULT_METHOD else 1.5)
         if key == "reader_accuracy" and refs:
             for ref_key, ref_label, ls, x in (("full_context_reader_accuracy", "full context", "-.", 0.01),
@@ -510,9 +512,22 @@ def render(args: argparse.Namespace, not_run: dict[str, str]) -> str:
         parts += [f"![{dataset}: answer retention and reader accuracy against compression ratio]({png})", ""]
         if dataset == "hotpotqa" and 0.25 in args.rates:
             parts += verdict(cells, dataset, 0.25) + [""]
-    if not_run:
+    missing = []
+    for dataset in args.datasets:
+        have = {(c["method"], c["rate"]) for c in load_cells(args.results_dir, dataset, [m.name for m in METHODS],
+                                                                args.rates)}
+        for m in METHODS:
+            if m.name in not_run:
+                continue
+            absent = [r for r in args.rates if (m.name, r) not in have]
+            if absent:
+                missing.append(f"- `{m.name}` on {dataset} at rate {', '.join(f'{r:g}' for r in absent)}: not "
+                               "computed for this page (not in `--methods`, or CPU time ran out on the shared "
+                               "machine); the command computes it when run with it in `--methods`.")
+    if not_run or missing:
         parts += ["## Rows that did not run", ""]
         parts += [f"- `{name}`: {why}" for name, why in sorted(not_run.items())]
+        parts += missing
         parts.append("")
     sections_dir = os.path.join(args.docs_dir, "sections")
     if os.path.isdir(sections_dir):
@@ -532,8 +547,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rates", nargs="+", type=float, default=[0.5, 0.25, 0.1])
     p.add_argument("--methods", nargs="+", default=[m.name for m in METHODS], choices=[m.name for m in METHODS])
     p.add_argument("--limit", default="hotpotqa=60,nq=100", help="questions per data set: N or dataset=N,... [hotpotqa=60,nq=100]")
-    p.add_argument("--lm-limit", default="hotpotqa=12,nq=20",
-                   help="questions for methods that run an LM per question [hotpotqa=12,nq=20]")
+    p.add_argument("--lm-limit", default="hotpotqa=8,nq=20",
+                   help="questions for methods that run an LM per question [hotpotqa=8,nq=20]")
     p.add_argument("--reader", default="smollm2", help="none, smollm2 or openai:<model> [smollm2]")
     p.add_argument("--reader-limit", default="hotpotqa=0,nq=20",
                    help="questions the reader answers per row: N or dataset=N,... [hotpotqa=0,nq=20]")
