@@ -186,6 +186,7 @@ def run_abstractive(args: argparse.Namespace) -> None:
                 append_record(args.cache, {
                     "section": "abs", "dataset": "nq", "id": ex.id, "variant": variant,
                     "empty": not res.text.strip(), "retained": contains_answer(res.text, ex.answers),
+                    "passthrough": res.strategy.startswith("passthrough"),
                     "tokens": res.compressed_tokens, "budget": res.target_tokens,
                     "violation": res.compressed_tokens > res.target_tokens,
                     "faithfulness": res.extra.get("faithfulness"), "seconds": seconds,
@@ -262,7 +263,8 @@ def abstractive_lines(records: list[dict[str, Any]]) -> list[str]:
         lines += [
             "| NQ pairing | questions | empty context | answer kept | mean tokens | budget violations | mean faithfulness | s / pair |",
             "|---|---|---|---|---|---|---|---|",
-            f"| question + its gold passage | {len(gold)} | {_mean(r['empty'] for r in gold):.3f} | "
+            f"| question + its gold passage | {len(gold)} ({sum(bool(r.get('passthrough')) for r in gold)} within "
+            f"budget, passed unchanged) | {_mean(r['empty'] for r in gold):.3f} | "
             f"{_mean(r['retained'] for r in gold):.3f} | {_mean(r['tokens'] for r in gold):.1f} | "
             f"{sum(r['violation'] for r in gold)} | {_mean(faith):.3f} | {_mean(r['seconds'] for r in gold):.2f} |",
             f"| question + an unrelated passage | {len(unrelated)} | {_mean(r['empty'] for r in unrelated):.3f} | "
