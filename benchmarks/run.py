@@ -50,12 +50,6 @@ logger = logging.getLogger("benchmarks")
 
 DEFAULT_METHOD = "query-guided"
 
-# Why a data set's reader column may be empty on the committed page (measured while producing it).
-READER_SKIPPED = {
-    "hotpotqa": "Measured here: on the shared 2-core CPU (load average about 14 while other jobs ran), "
-                "SmolLM2-135M had not finished the 8 full-context reference prompts (about 1,500 tokens each) "
-                "after 12 minutes, so a reader column for every row did not fit the time available.",
-}
 
 
 @dataclass(frozen=True)
@@ -434,6 +428,21 @@ def environment() -> list[str]:
     ]
 
 
+def _reader_skip_reason(args: argparse.Namespace, dataset: str) -> str:
+    """The measured reason, from an earlier references run on this data set, when there is one."""
+    path = os.path.join(args.results_dir, dataset, f"references-{args.reader.replace(':', '_')}.json")
+    if not os.path.exists(path):
+        return ""
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    n = len(data["ids"])
+    return (f"Measured while preparing it: the reader's references alone ({n} closed-book and {n} full-context "
+            f"prompts) took {data.get('seconds', float('nan')):,.0f} s on the shared CPU, and even with the full "
+            f"context it answered {_fmt(data.get('full_context_reader_accuracy'))} of them (closed book "
+            f"{_fmt(data.get('closed_book_reader_accuracy'))}), so a 135M-parameter reader cannot separate the "
+            "methods on this multi-hop data and the time went to the retention columns instead. ")
+
+
 def _sizes(value: str, datasets: list[str], default: int) -> str:
     names = {"hotpotqa": "HotpotQA", "nq": "NQ", "qmsum": "QMSum", "squad": "SQuAD"}
     return ", ".join(f"{n} ({names.get(d, d)})" for d, n in per_dataset(value, datasets, default).items())
@@ -504,8 +513,8 @@ def render(args: argparse.Namespace, not_run: dict[str, str]) -> str:
             parts += [refs_line, ""]
         elif args.reader != "none" and per_dataset(args.reader_limit, args.datasets, 0).get(dataset, 0) == 0:
             parts += [f"The reader was not run on {dataset} for this page (`--reader-limit {dataset}=0`). "
-                      + READER_SKIPPED.get(dataset, "") + f" Re-run with `--reader-limit {dataset}=N` on a quieter "
-                      "machine to fill the column.", ""]
+                      + _reader_skip_reason(args, dataset) + f"Re-run with `--reader-limit {dataset}=N` on a "
+                      "quieter machine to fill the column.", ""]
         lm_rows = sorted({METHODS_BY_NAME[c["method"]].label for c in cells if METHODS_BY_NAME[c["method"]].uses_lm})
         if lm_rows:
             parts += ["LM (smaller subset): " + "; ".join(lm_rows) + ".", ""]
