@@ -102,8 +102,8 @@ def run_perplexity(args: argparse.Namespace) -> None:
             for name in names:
                 if name not in systems:
                     systems[name] = make_system(name, args.dtype)
-                    warm = examples[-1]
-                    systems[name].compress(warm.documents, warm.question, rate=rates[0])  # load, untimed
+                    warm = examples[0]
+                    systems[name].compress(warm.documents[:2], warm.question, rate=0.5)  # load the model, untimed
             for n, ex in enumerate(examples):  # question-major, so a partial run covers every rate
                 for rate in rates:
                     for name in names:
