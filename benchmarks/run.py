@@ -271,10 +271,16 @@ def table(cells: list[dict[str, Any]]) -> str:
     head = ("| method | rate | n | answer retention | reader acc. (n) | reader F1 | ratio | tokens in → out | "
             "saved / q | budget violations | under 95% | p50 / p95 ms | tokens/s |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    defaults = {c["rate"]: c for c in cells if c["method"] == DEFAULT_METHOD}
     for c in sorted(cells, key=lambda c: (-c["rate"], [m.name for m in METHODS].index(c["method"]))):
         reader = "–" if not c.get("n_reader") else f"{_fmt(c.get('reader_accuracy'))} ({c['n_reader']})"
+        retention = _fmt(c.get("answer_retention"))
+        default = defaults.get(c["rate"])
+        if default is not None and c["method"] != DEFAULT_METHOD and c["n"] < default["n"]:
+            same, _, _ = _subset_stats(default, {r["id"] for r in c["rows"]})
+            retention += f" (default: {_fmt(same)})"
         lines.append(
-            f"| {METHODS_BY_NAME[c['method']].label} | {c['rate']:g} | {c['n']} | {_fmt(c.get('answer_retention'))} | "
+            f"| {METHODS_BY_NAME[c['method']].label} | {c['rate']:g} | {c['n']} | {retention} | "
             f"{reader} | {_fmt(c.get('reader_f1')) if c.get('n_reader') else '–'} | {_fmt(c.get('mean_ratio'))} | "
             f"{_fmt(c.get('mean_original_tokens'), '.0f')} → {_fmt(c.get('mean_compressed_tokens'), '.0f')} | "
             f"{_fmt(c.get('mean_tokens_saved'), '.0f')} | {c.get('budget_violations')} | "
@@ -476,7 +482,8 @@ def render(args: argparse.Namespace, not_run: dict[str, str]) -> str:
         "so latency and tokens/s are noisy upper bounds; re-run on a quiet machine to compare speed.",
         "",
         "**Columns.** *answer retention*: share of answerable questions whose normalised gold answer occurs in "
-        "the compressed context (HotpotQA yes/no questions excluded). *reader acc.*: share of questions where "
+        "the compressed context (HotpotQA yes/no questions excluded); for a row run on fewer questions, "
+        f"*(default: x)* is `{DEFAULT_METHOD}`'s retention on that row's questions. *reader acc.*: share of questions where "
         "a normalised gold answer occurs in the reader's normalised reply, from the compressed context (n = "
         "questions read); *reader F1*: SQuAD token F1 of that reply. *ratio*: mean output/input tokens. *saved "
         "/ q*: mean input tokens saved per question. *budget violations*: outputs longer than the budget (a "
