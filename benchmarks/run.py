@@ -332,20 +332,30 @@ def verdict(cells: list[dict[str, Any]], dataset: str, rate: float) -> list[str]
         if d_ret is None or p_ret is None:
             continue
         label = METHODS_BY_NAME[name].label
-        beats = d_ret > p_ret and d_tok <= p_tok + 0.5
-        if beats:
+        budget = statistics.fmean(r["target_tokens"] for r in default["rows"] if r["id"] in ids)
+        larger = d_tok > p_tok + 0.5
+        # "Equal or smaller output": smaller mean output, or both within the same budget (the peer used less of it).
+        size_ok = not larger or (p_viol == 0 and d_tok <= budget)
+        if d_ret > p_ret and size_ok:
+            note = ""
+            if larger:
+                note = (f"; note: the peer's output is {100 * (1 - p_tok / d_tok):.0f}% smaller ({p_tok:.0f} vs "
+                        f"{d_tok:.0f} mean tokens), both within the same budget ({budget:.0f} mean)")
             out.append(f"- beats {label}: answer retention {d_ret:.3f} vs {p_ret:.3f} on the same {len(ids)} "
-                       f"questions, at {d_tok:.0f} vs {p_tok:.0f} mean output tokens "
-                       f"(peer budget violations: {p_viol}).")
+                       f"questions, at {d_tok:.0f} vs {p_tok:.0f} mean output tokens (its budget violations: "
+                       f"{p_viol}){note}.")
         else:
             all_ok = False
             why = []
             if d_ret <= p_ret:
                 why.append(f"its answer retention is {d_ret:.3f} vs {p_ret:.3f}"
                            + (" (a tie)" if d_ret == p_ret else ""))
-            if d_tok > p_tok + 0.5:
-                why.append(f"its output is larger ({d_tok:.0f} vs {p_tok:.0f} mean tokens"
-                           + (f", the peer overshot the budget on {p_viol} questions" if p_viol else "") + ")")
+            if not size_ok:
+                why.append(f"the peer's output is smaller ({p_tok:.0f} vs {d_tok:.0f} mean tokens"
+                           + (f", and it overshot the budget on {p_viol} questions" if p_viol else "") + ")")
+            elif p_viol:
+                why.append(f"(the peer overshot the budget on {p_viol} of {len(ids)} questions, at {p_tok:.0f} vs "
+                           f"{d_tok:.0f} mean output tokens)")
             out.append(f"- **does not beat {label}** on the same {len(ids)} questions: {'; '.join(why)}.")
     head = (f"**Verdict ({dataset} at rate {rate:g}, `{DEFAULT_METHOD}` against every peer and baseline row, each "
             "compared on that row's questions):** "
