@@ -359,9 +359,14 @@ def verdict(cells: list[dict[str, Any]], dataset: str, rate: float) -> list[str]
             out.append(f"- **does not beat {label}** on the same {len(ids)} questions: {'; '.join(why)}.")
     head = (f"**Verdict ({dataset} at rate {rate:g}, `{DEFAULT_METHOD}` against every peer and baseline row, each "
             "compared on that row's questions):** "
-            + ("contextzip's default beats every peer and baseline row on answer retention at equal or smaller "
-               "output size, with zero budget violations." if all_ok else
+            + ("contextzip's default beats every peer and baseline row with a result here on answer retention at "
+               "the same budget (equal or smaller output, or both within the budget; details below), with zero "
+               "budget violations." if all_ok else
                "contextzip's default does **not** beat every row; the rows it does not beat are named below."))
+    absent = [m.label for m in METHODS if m.family != "contextzip" and m.name not in by_method]
+    if absent:
+        out.append(f"- no result at this rate for: {'; '.join(absent)} (see *Rows that did not run*), so "
+                   "not compared.")
     return [head, *out]
 
 
