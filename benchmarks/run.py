@@ -377,7 +377,8 @@ def plot(cells: list[dict[str, Any]], dataset: str, refs: dict[str, Any] | None,
     import matplotlib.pyplot as plt
 
     has_reader = any(c.get("n_reader") for c in cells)
-    fig, axes = plt.subplots(1, 2 if has_reader else 1, figsize=(13 if has_reader else 7, 5), squeeze=False)
+    fig, axes = plt.subplots(1, 2 if has_reader else 1, figsize=(13 if has_reader else 9, 5.5 if has_reader else 7),
+                             squeeze=False)
     styles = {"contextzip": "-", "baseline": ":", "peer": "--"}
     n = max(c["n"] for c in cells)
     panels = [("answer_retention", f"answer retention (gold answer in context, up to {n} questions)")]
@@ -411,8 +412,10 @@ def plot(cells: list[dict[str, Any]], dataset: str, refs: dict[str, Any] | None,
         ax.grid(alpha=0.3)
         ax.set_title(f"{dataset}: {title}", fontsize=10)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    ncol = 3 if has_reader else 2
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    rows = -(-len(labels) // ncol)
+    fig.tight_layout(rect=(0, min(0.45, 0.04 + 0.035 * rows * (5.5 / fig.get_figheight())), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
