@@ -27,6 +27,7 @@ class CoarseToFineCompressor(BaseCompressor):
         coarse_budget_factor: the coarse step keeps this many times the budget (>= 1; 1 skips token pruning
             unless sentences overshoot).
         relevance_weight: the fine step's weight of sentence relevance against keep probability.
+        answer_type_weight: the fine step's boost of numbers or names when the question asks for one.
         device, dtype, batch_size: the shared engine's settings for both models.
         coarse: a query-guided compressor to use (and share) for the coarse step and the sentence relevance.
         fine: a query-aware token-classification compressor for the fine step.
@@ -42,6 +43,7 @@ class CoarseToFineCompressor(BaseCompressor):
         *,
         coarse_budget_factor: float = 2.0,
         relevance_weight: float = 1.0,
+        answer_type_weight: float = 0.0,
         device: str | None = None,
         dtype: str | None = "auto",
         batch_size: int = 64,
@@ -61,7 +63,8 @@ class CoarseToFineCompressor(BaseCompressor):
                                            token_counter=self.token_counter, separator=self.separator)
         self.coarse = coarse
         self.fine = fine or QueryAwareTokenClassificationCompressor(
-            model_name_or_path, relevance_weight=relevance_weight, sentence_scorer=coarse, device=device,
+            model_name_or_path, relevance_weight=relevance_weight, answer_type_weight=answer_type_weight,
+            sentence_scorer=coarse, device=device,
             dtype=dtype, batch_size=batch_size, token_counter=self.token_counter, separator=self.separator,
         )
 

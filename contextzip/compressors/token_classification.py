@@ -405,16 +405,23 @@ class Units:
     forced: np.ndarray
 
 
+def _is_entity_start(cp: np.ndarray) -> np.ndarray:
+    """Upper-case letter (Latin, Latin-1, Greek, Cyrillic) or digit: the first character of a name or number."""
+    return (((cp >= 65) & (cp <= 90)) | ((cp >= 192) & (cp <= 222) & (cp != 215)) | ((cp >= 48) & (cp <= 57))
+            | ((cp >= 0x391) & (cp <= 0x3A9)) | ((cp >= 0x410) & (cp <= 0x42F)))
+
+
 def build_units(text: str, words: WordProbabilities, protected: Sequence[re.Pattern[str]],
-                forced: Sequence[re.Pattern[str]], force_digits: bool) -> Units:
-    """Group words into units: whitespace-free runs (edge punctuation apart) and protected spans."""
+                forced: Sequence[re.Pattern[str]], force_digits: bool, keep_entities: bool = True) -> Units:
+    """Group words into units: whitespace-free runs (edge punctuation apart), names and numbers (runs of
+    capitalised or numeric words, with ``keep_entities``) and protected spans."""
     n = len(words.starts)
     if n == 0:
         return Units(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool))
     starts, ends, punct = words.starts, words.ends, words.punct
     # Words split by whitespace are apart; words split by nothing, or by characters the tokenizer dropped
     # (unknown tokens), belong together.
-    spaces = np.concatenate([[0], np.cumsum(np.isin(_codepoints(text), _WHITESPACE))])
+    spaces = np.concatenate([[0], np.cumsum(np.isin(_codepoints(text), _WHITESPACE))])  # whitespace before i
     gap = np.ones(n, dtype=bool)
     gap[1:] = spaces[starts[1:]] > spaces[ends[:-1]]
     group = np.cumsum(gap) - 1
@@ -426,6 +433,16 @@ def build_units(text: str, words: WordProbabilities, protected: Sequence[re.Patt
     new = gap.copy()
     new[1:] |= ~(core[1:] & core[:-1])
     unit = np.cumsum(new) - 1
+    cp = _codepoints(text)
+    if keep_entities:
+        # Consecutive units that start with a capital or a digit ("Wilhelm Conrad Röntgen", "May 18") and are
+        # not punctuation stay together; the unit then counts as much as its strongest word.
+        firsts = np.nonzero(new)[0]
+        unit_punct = np.minimum.reduceat(punct.astype(np.int8), firsts).astype(bool)
+        entity = _is_entity_start(cp[starts[firsts]]) & ~unit_punct
+        join = np.zeros(len(firsts), dtype=bool)
+        join[1:] = entity[1:] & entity[:-1]
+        unit = (np.cumsum(~join) - 1)[unit]
     # Protected spans: every unit that overlaps one joins it.
     spans = sorted((m.start(), m.end()) for p in protected for m in p.finditer(text) if m.end() > m.start())
     if spans:
@@ -457,7 +474,10 @@ def build_units(text: str, words: WordProbabilities, protected: Sequence[re.Patt
         u_starts[head] = np.minimum(u_starts[head], span_s[k[firsts][head]])
         tail = inside[lasts]
         u_ends[tail] = np.maximum(u_ends[tail], span_e[k[lasts][tail]])
-    u_probs = np.bincount(unit, weights=words.probs, minlength=n_units) / np.bincount(unit, minlength=n_units)
+    u_probs = np.maximum.reduceat(words.probs, firsts)
+    if spans:  # a protected span counts as the mean of its words, not its strongest one
+        mean = np.bincount(unit, weights=words.probs, minlength=n_units) / np.bincount(unit, minlength=n_units)
+        u_probs = np.where(inside[firsts], mean, u_probs)
     u_forced = np.zeros(n_units, dtype=bool)
     if forced or force_digits:
         for i in range(n_units):  # per unit, only when forcing is asked for
@@ -511,6 +531,8 @@ class TokenClassificationCompressor(BaseCompressor):
         force_digits: keep every unit that contains a digit first.
         protected_patterns: regular expressions of spans kept or dropped whole (code, URLs, e-mail addresses,
             JSON keys, quoted strings by default); ``()`` for none.
+        keep_entities: keep runs of capitalised or numeric words ("Wilhelm Conrad Röntgen", "May 18") whole,
+            scored by their strongest word.
         boundary_tokens, keep_label: see :class:`TokenKeepScorer`.
         token_counter, separator: see :class:`~contextzip.compressors.base.BaseCompressor`.
     """
@@ -530,6 +552,7 @@ class TokenClassificationCompressor(BaseCompressor):
         force_tokens: Sequence[str | re.Pattern[str]] = (),
         force_digits: bool = False,
         protected_patterns: Sequence[str | re.Pattern[str]] = PROTECTED_PATTERNS,
+        keep_entities: bool = True,
         boundary_tokens: tuple[str, str] | None = None,
         keep_label: int | None = None,
         scorer: TokenKeepScorer | None = None,
@@ -542,6 +565,7 @@ class TokenClassificationCompressor(BaseCompressor):
                                       for t in force_tokens], "force_tokens")
         self.force_digits = bool(force_digits)
         self.protected = _compile(protected_patterns, "protected_patterns")
+        self.keep_entities = bool(keep_entities)
         self.scorer = scorer or TokenKeepScorer(
             model_name_or_path, ScoringEngine(device=device, dtype=dtype, batch_size=batch_size,
                                               max_batch_tokens=max(16384, 64 * max_seq_len)),
@@ -572,7 +596,8 @@ class TokenClassificationCompressor(BaseCompressor):
         units: list[list[Units]] = []
         k = 0
         for r in requests:
-            units.append([build_units(d.text, words[k + i], self.protected, self.force_tokens, self.force_digits)
+            units.append([build_units(d.text, words[k + i], self.protected, self.force_tokens, self.force_digits,
+                                      self.keep_entities)
                           for i, d in enumerate(r.documents)])
             k += len(r.documents)
         scores = self._unit_scores(requests, units)
@@ -637,6 +662,18 @@ class TokenClassificationCompressor(BaseCompressor):
         )
 
 
+_NUMBER_QUESTION = re.compile(r"^\s*(when|what year|which year|how (many|much|long|old|far|tall|big))\b", re.I)
+_NAME_QUESTION = re.compile(r"^\s*(who|whom|whose)\b", re.I)
+
+
+def _answer_kind(query: str) -> str | None:
+    if _NUMBER_QUESTION.search(query):
+        return "number"
+    if _NAME_QUESTION.search(query):
+        return "name"
+    return None
+
+
 class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
     """Token classification guided by the query: words of relevant sentences and documents rank higher.
 
@@ -646,6 +683,8 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
 
     Args:
         relevance_weight: how much sentence relevance counts against keep probability (>= 0).
+        answer_type_weight: added to units of the type the question asks for: numbers for "when", "what year",
+            "how many/much/long/old"; names (capitalised) for "who", "whom", "whose" (>= 0).
         sentence_scorer: a :class:`~contextzip.compressors.query_guided.QueryGuidedCompressor` to share.
         Other arguments: see :class:`TokenClassificationCompressor`.
     """
@@ -653,13 +692,14 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
     name = "token-classification-query"
     uses_query = True
 
-    def __init__(self, model_name_or_path: str = DEFAULT_MODEL, *, relevance_weight: float = 1.0,
-                 sentence_scorer: Any = None, **kwargs: Any) -> None:
-        if isinstance(relevance_weight, bool) or not isinstance(relevance_weight, (int, float)) \
-                or relevance_weight < 0:
-            raise ValueError(f"relevance_weight must be a number >= 0, but got {relevance_weight!r}")
+    def __init__(self, model_name_or_path: str = DEFAULT_MODEL, *, relevance_weight: float = 2.0,
+                 answer_type_weight: float = 0.5, sentence_scorer: Any = None, **kwargs: Any) -> None:
+        for name, value in (("relevance_weight", relevance_weight), ("answer_type_weight", answer_type_weight)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0, but got {value!r}")
         super().__init__(model_name_or_path, **kwargs)
         self.relevance_weight = float(relevance_weight)
+        self.answer_type_weight = float(answer_type_weight)
         if sentence_scorer is None:
             from contextzip.compressors.query_guided import QueryGuidedCompressor
 
@@ -700,4 +740,22 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
                 starts_d, rel_d = sent_start[mask], rel[mask]
                 which = np.clip(np.searchsorted(starts_d, doc_units.starts, side="right") - 1, 0, len(starts_d) - 1)
                 base[i][d] = base[i][d] + self.relevance_weight * rel_d[which]
+        if self.answer_type_weight > 0:
+            # The answer type a question asks for: numbers for "when" / "how many", names for "who".
+            for i in todo:
+                kind = _answer_kind(requests[i].query or "")
+                if kind is None:
+                    continue
+                for d, doc_units in enumerate(units[i]):
+                    if len(doc_units.starts) == 0:
+                        continue
+                    cp = _codepoints(requests[i].documents[d].text)
+                    first = cp[doc_units.starts]
+                    if kind == "number":
+                        hit = np.asarray([any(ch.isdigit() for ch in requests[i].documents[d].text[a:b])
+                                          for a, b in zip(doc_units.starts.tolist(), doc_units.ends.tolist(),
+                                                          strict=True)], dtype=bool)
+                    else:
+                        hit = _is_entity_start(first) & ~((first >= 48) & (first <= 57))
+                    base[i][d] = base[i][d] + self.answer_type_weight * hit
         return base

@@ -77,7 +77,8 @@ def tiny_xlmr(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 @pytest.fixture(scope="module")
 def tiny_compressor(tiny_xlmr: pathlib.Path) -> TokenClassificationCompressor:
-    return TokenClassificationCompressor(str(tiny_xlmr), dtype="float32", boundary_tokens=("[CLS]", "[SEP]"))
+    return TokenClassificationCompressor(str(tiny_xlmr), dtype="float32", boundary_tokens=("[CLS]", "[SEP]"),
+                                         keep_entities=False)
 
 
 def _llmlingua_word_probs(model_path: pathlib.Path, text: str, rate: float) -> tuple[list[str], list[float], list[int]]:
@@ -167,7 +168,7 @@ def _in_order_subsequence(output: str, source: str) -> bool:
     return True
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(docs=st.lists(TEXTS, min_size=1, max_size=3), rate=st.floats(0.05, 1.0))
 def test_budget_and_faithfulness(tiny_compressor, docs: list[str], rate: float) -> None:
     result = tiny_compressor.compress(docs, rate=rate)
@@ -196,11 +197,22 @@ def test_force_tokens_and_digits(tiny_xlmr: pathlib.Path) -> None:
     assert "1901" in out and "Nigeria" in out
 
 
+def test_answer_kind() -> None:
+    from contextzip.compressors.token_classification import _answer_kind
+
+    assert _answer_kind("when is the next deadpool movie released") == "number"
+    assert _answer_kind("How many moons does Mars have?") == "number"
+    assert _answer_kind("who got the first nobel prize in physics") == "name"
+    assert _answer_kind("what does hp mean") is None
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="token_to_word"):
         TokenKeepScorer("x", token_to_word="max")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="relevance_weight"):
         QueryAwareTokenClassificationCompressor(relevance_weight=-1)
+    with pytest.raises(ValueError, match="answer_type_weight"):
+        QueryAwareTokenClassificationCompressor(answer_type_weight=-0.5)
     with pytest.raises(TypeError):
         TokenClassificationCompressor(force_tokens="abc")
 
@@ -228,7 +240,7 @@ def test_student_keeps_content_words(student: TokenClassificationCompressor) -> 
 
 @pytest.mark.slow
 @needs_student
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(docs=st.lists(TEXTS, min_size=1, max_size=4), target=st.integers(1, 80))
 def test_student_budget_and_faithfulness(student: TokenClassificationCompressor, docs: list[str], target: int) -> None:
     result = student.compress(docs, target_tokens=target)
