@@ -51,7 +51,7 @@ def test_eval_with_openai_reader(data_dir, local_openai: str) -> None:
         env={"OPENAI_BASE_URL": local_openai, "OPENAI_API_KEY": "k"},
     )
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)  # progress bars go to stderr
     for key in READER_KEYS:
         assert 0.0 <= summary[key] <= 1.0, key
     assert summary["reader"] == "openai:test" and summary["n_reader"] == 2 and summary["n"] == 3
@@ -63,7 +63,7 @@ def test_eval_without_reader(data_dir) -> None:
     result = CliRunner().invoke(cli, ["eval", "--dataset", "nq", "-c", "truncate", "--rate", "0.5", "--limit", "2",
                                       "--json", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)  # progress bars go to stderr
     assert "reader_accuracy" not in summary
     for key in ("mean_tokens_saved", "p50_ms", "p95_ms", "tokens_per_second", "budget_violations"):
         assert key in summary
@@ -95,6 +95,6 @@ def test_eval_smollm2_reader(data_dir) -> None:
     result = CliRunner().invoke(cli, ["eval", "--dataset", "nq", "--compressor", "truncate", "--rate", "0.5",
                                       "--reader", "smollm2", "--limit", "2", "--json", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)  # progress bars go to stderr
     for key in READER_KEYS:
         assert 0.0 <= summary[key] <= 1.0, key
