@@ -306,7 +306,9 @@ def write_report(args: argparse.Namespace) -> str:
         "questions for both systems of a pair (the first N of each data set), run back to back per question. "
         f"contextzip ran with `dtype={args.dtype!r}`. Machine: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPU cores shared with other jobs, so times are noisy; compare a pair's rows, not tables "
-        "taken at different moments. Reproduce: `python -m benchmarks.lm_compressors --limit 100`.",
+        "taken at different moments. Reproduce: `python -m benchmarks.lm_compressors --limit 100`. "
+        "The question counts are what finished in the time available (the first questions of each set, not a "
+        "selection); with a handful of questions the retention figures are anecdotes, not estimates.",
         "",
     ]
     lines += perplexity_table(records, args.limit)
