@@ -347,12 +347,12 @@ def verdict(cells: list[dict[str, Any]], dataset: str, rate: float) -> list[str]
         else:
             all_ok = False
             why = []
-            if d_ret <= p_ret:
-                why.append(f"its answer retention is {d_ret:.3f} vs {p_ret:.3f}"
-                           + (" (a tie)" if d_ret == p_ret else ""))
+            why.append(f"answer retention {d_ret:.3f} vs {p_ret:.3f}"
+                       + (" (a tie)" if d_ret == p_ret else " (lower)" if d_ret < p_ret else " (higher)"))
             if not size_ok:
-                why.append(f"the peer's output is smaller ({p_tok:.0f} vs {d_tok:.0f} mean tokens"
-                           + (f", and it overshot the budget on {p_viol} questions" if p_viol else "") + ")")
+                why.append(f"but the peer's mean output is smaller ({p_tok:.0f} vs {d_tok:.0f} tokens"
+                           + (f", though it overshot the budget on {p_viol} of {len(ids)} questions" if p_viol else "")
+                           + ")")
             elif p_viol:
                 why.append(f"(the peer overshot the budget on {p_viol} of {len(ids)} questions, at {p_tok:.0f} vs "
                            f"{d_tok:.0f} mean output tokens)")
