@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install demo test test-fast bench bench-proxy lint clean
 
 install: $(STAMP)
 
@@ -35,6 +35,9 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+bench-proxy: $(STAMP)
+	$(PY) benchmarks/proxy_load.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check contextzip tests benchmarks examples
