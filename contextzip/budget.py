@@ -213,6 +213,7 @@ def assemble(
                 if current is not None and current.whole(units):
                     continue
                 room = budget - n + (current.tokens if current else 0)
+                added = False
                 while room > 0:
                     piece = cut(i, room, word_boundary)
                     if piece is None or (current is not None and piece.tokens <= current.tokens):
@@ -223,10 +224,12 @@ def assemble(
                     if n2 <= budget:
                         pieces.append(piece)
                         text, per_doc, n = t2, pd2, n2
+                        added = True
                         break
                     pieces[:] = saved
                     room -= max(1, n2 - budget)
-                break
+                if added:
+                    break  # one window per pass: the best unit that could take one
 
     doc_full = [False] * len(doc_texts)
     units_per_doc: dict[int, int] = {}
