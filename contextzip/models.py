@@ -94,7 +94,7 @@ class SentenceEmbedder:
 
         engine = self.engine
         if show_progress_bar is not None and show_progress_bar != engine.show_progress_bar:
-            engine = ScoringEngine(engine._device_arg, engine._dtype_arg, engine.batch_size,
+            engine = ScoringEngine(engine._device_arg, engine._dtype_arg, engine._batch_size,
                                    engine.max_batch_tokens, show_progress_bar)
         rows = engine.run(list(range(len(ids))), lengths=lengths, collate=collate, forward=forward, desc="Embedding")
         return np.stack([r.numpy() for r in rows]).astype(np.float32, copy=False)

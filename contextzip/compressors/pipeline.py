@@ -46,7 +46,7 @@ class CoarseToFineCompressor(BaseCompressor):
         answer_type_weight: float = 0.0,
         device: str | None = None,
         dtype: str | None = "auto",
-        batch_size: int = 64,
+        batch_size: int | None = None,
         coarse: Any = None,
         fine: QueryAwareTokenClassificationCompressor | None = None,
         **kwargs: Any,

@@ -80,7 +80,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         model_name_or_path: sentence embedding model ("minilm" = all-MiniLM-L6-v2, shipped offline).
         device: "cuda", "mps", "cpu" or ``None`` (auto).
         dtype: "float32", "bfloat16", "float16" or "auto".
-        batch_size: sentences per forward pass.
+        batch_size: sentences per forward pass (``None``: 8 on CPU, 64 on accelerators).
         weights: how the relevance signals mix (:class:`QueryGuidedWeights`).
         use_titles: prepend ``metadata["title"]`` to sentences and documents when embedding them.
         fill_budget: fill leftover budget with the head of the best sentence that no longer fits.
@@ -96,7 +96,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         *,
         device: str | None = None,
         dtype: str | None = "auto",
-        batch_size: int = 64,
+        batch_size: int | None = None,
         weights: QueryGuidedWeights | None = None,
         use_titles: bool = True,
         embedder: SentenceEmbedder | None = None,
