@@ -81,8 +81,8 @@ class ScoringEngine:
         dtype: "float32", "bfloat16", "float16" or "auto".
         batch_size: the most inputs in one forward pass; ``None`` picks one for the device.
         max_batch_tokens: the most padded tokens in one forward pass (keeps long inputs from blowing memory).
-        show_progress_bar: ``None`` shows one when the logger is at INFO or lower and there is more than
-            one batch.
+        show_progress_bar: ``None`` shows one for long jobs (at least ``progress_min_items`` inputs) when the
+            logger is at INFO or lower.
     """
 
     def __init__(
@@ -103,6 +103,7 @@ class ScoringEngine:
         self.max_batch_tokens = max_batch_tokens
         self.show_progress_bar = show_progress_bar
         self._device: str | None = None
+        self.progress_min_items = 512
 
     @property
     def device(self) -> str:
@@ -169,7 +170,7 @@ class ScoringEngine:
         results: list[Any] = [None] * len(items)
         show = self.show_progress_bar
         if show is None:
-            show = logger.getEffectiveLevel() <= logging.INFO and len(batches) > 1
+            show = logger.getEffectiveLevel() <= logging.INFO and len(items) >= self.progress_min_items
         progress = None
         if show:
             from tqdm.auto import tqdm
