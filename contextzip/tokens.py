@@ -122,9 +122,9 @@ class HFTokenCounter:
     """Counts tokens with a Hugging Face tokenizer (hub id or local path), without special tokens."""
 
     def __init__(self, model_name_or_path: str) -> None:
-        from contextzip.registry import resolve_model_path
-
         from transformers import AutoTokenizer
+
+        from contextzip.registry import resolve_model_path
 
         self.name = f"hf:{model_name_or_path}"
         self._tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model_name_or_path))

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from contextzip.compressors.base import BaseCompressor, CompressedOutput, CompressionRequest
 
 if TYPE_CHECKING:
-    from contextzip.compressors.query_guided import QueryGuidedCompressor
-    from contextzip.compressors.truncate import TruncateCompressor
+    from contextzip.compressors.query_guided import QueryGuidedCompressor  # noqa: F401
+    from contextzip.compressors.truncate import TruncateCompressor  # noqa: F401
 
 _LAZY = {
     "TruncateCompressor": "contextzip.compressors.truncate",

@@ -7,16 +7,16 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 from contextzip.budget import resolve_budget
 from contextzip.errors import ContextZipError
-from contextzip.types import CompressionResult, Document, DocumentResult, DocumentStatus
 from contextzip.tokens import TokenCounter, get_token_counter
+from contextzip.types import CompressionResult, Document, DocumentResult, DocumentStatus
 
 logger = logging.getLogger(__name__)
 
-DocumentsInput = Union[str, Document, Sequence[Union[str, Document, Mapping[str, Any]]]]
+DocumentsInput = str | Document | Sequence[str | Document | Mapping[str, Any]]
 
 
 def as_documents(documents: DocumentsInput) -> list[Document]:

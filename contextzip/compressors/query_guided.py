@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contextzip.budget import WindowFn
+from contextzip.compressors.base import CompressionRequest
 from contextzip.compressors.extractive import Scored, SentenceSelectionCompressor, UnitBatch
 from contextzip.engine import ScoringEngine
 from contextzip.models import SentenceEmbedder
-from contextzip.budget import WindowFn
-from contextzip.compressors.base import CompressionRequest
 from contextzip.relevance import (
     answer_type,
     bm25_scores,
