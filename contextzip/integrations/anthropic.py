@@ -16,15 +16,17 @@ removed; kept ones keep their title, citations setting and cache control.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from contextzip.budget import resolve_budget
 from contextzip.compressors.base import BaseCompressor, DocumentsInput
-from contextzip.integrations.messages import CompressedMessages, compress_chat, merge_options
+from contextzip.integrations.messages import (
+    CompressedMessages,
+    CompressingEndpoint,
+    client_defaults,
+    compress_chat,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,36 +54,13 @@ def compress_messages(
                          compressor=compressor, token_counter=token_counter)
 
 
-class _Messages:
-    def __init__(self, owner: CompressingAnthropic) -> None:
-        self._owner = owner
-        self._inner = owner._client.messages
-        if inspect.iscoroutinefunction(self._inner.create):
-            self.create = self._acreate  # type: ignore[method-assign]
-
-    def _prepare(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        options = merge_options(self._owner._defaults, kwargs.pop("contextzip", None))
-        if "messages" not in kwargs:
-            raise TypeError("create() needs messages=")
+class _Messages(CompressingEndpoint):
+    def _compress(self, kwargs: dict[str, Any], options: dict[str, Any]) -> tuple[CompressedMessages, dict[str, Any]]:
         out = compress_messages(kwargs["messages"], system=kwargs.get("system"), **options)
-        logger.debug("contextzip: prompt %d -> %d tokens", out.prompt_tokens_before, out.prompt_tokens_after)
-        if self._owner._on_compression is not None:
-            self._owner._on_compression(out)
         prepared = {**kwargs, "messages": out.messages}
         if "system" in kwargs:
             prepared["system"] = out.system
-        return prepared
-
-    def create(self, **kwargs: Any) -> Any:
-        """``messages.create`` with the context compressed first; ``contextzip={...}`` overrides per call."""
-        return self._inner.create(**self._prepare(kwargs))
-
-    async def _acreate(self, **kwargs: Any) -> Any:
-        prepared = await asyncio.to_thread(self._prepare, kwargs)
-        return await self._inner.create(**prepared)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        return out, prepared
 
 
 class CompressingAnthropic:
@@ -100,14 +79,10 @@ class CompressingAnthropic:
         if not hasattr(client, "messages") or not hasattr(client.messages, "create"):
             raise TypeError(f"client must be an anthropic.Anthropic or AsyncAnthropic client, but got "
                             f"{type(client).__name__}")
-        resolve_budget(1, target_tokens, rate)
-        if on_compression is not None and not callable(on_compression):
-            raise TypeError(f"on_compression must be callable, but got {type(on_compression).__name__}")
+        self._defaults = client_defaults(target_tokens, rate, compressor, token_counter, on_compression)
         self._client = client
-        self._defaults: dict[str, Any] = {"target_tokens": target_tokens, "rate": rate, "compressor": compressor,
-                                          "token_counter": token_counter}
         self._on_compression = on_compression
-        self.messages = _Messages(self)
+        self.messages = _Messages(client.messages, self._defaults, on_compression)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)

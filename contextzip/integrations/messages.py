@@ -17,10 +17,12 @@ mutated: the result holds new ones, plus the :class:`~contextzip.CompressionResu
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import inspect
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -384,3 +386,58 @@ def merge_options(defaults: Mapping[str, Any], overrides: Any) -> dict[str, Any]
         options["rate"] = overrides.get("rate")
     return options
 
+
+
+def client_defaults(
+    target_tokens: int | None,
+    rate: float | None,
+    compressor: str | BaseCompressor,
+    token_counter: str | None,
+    on_compression: Callable[[CompressedMessages], None] | None,
+) -> dict[str, Any]:
+    """Validate a wrapped client's default options (budget, callback) and return them for ``merge_options``."""
+    resolve_budget(1, target_tokens, rate)
+    if on_compression is not None and not callable(on_compression):
+        raise TypeError(f"on_compression must be callable, but got {type(on_compression).__name__}")
+    return {"target_tokens": target_tokens, "rate": rate, "compressor": compressor, "token_counter": token_counter}
+
+
+class CompressingEndpoint:
+    """An SDK endpoint (``chat.completions``, ``messages``) whose ``create`` compresses the context first.
+
+    Sync and async clients alike: for an async endpoint, ``create`` compresses in a worker thread and awaits the
+    wrapped call. Subclasses say how one request's messages are compressed and rebuilt (``_compress``).
+    """
+
+    def __init__(self, inner: Any, defaults: Mapping[str, Any],
+                 on_compression: Callable[[CompressedMessages], None] | None) -> None:
+        self._inner = inner
+        self._defaults = defaults
+        self._on_compression = on_compression
+        if inspect.iscoroutinefunction(inner.create):
+            self.create = self._acreate  # type: ignore[method-assign]
+
+    def _compress(self, kwargs: dict[str, Any], options: dict[str, Any]) -> tuple[CompressedMessages, dict[str, Any]]:
+        """The compressed messages and the keyword arguments to send on."""
+        raise NotImplementedError
+
+    def _prepare(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        options = merge_options(self._defaults, kwargs.pop("contextzip", None))
+        if "messages" not in kwargs:
+            raise TypeError("create() needs messages=")
+        out, prepared = self._compress(kwargs, options)
+        logger.debug("contextzip: prompt %d -> %d tokens", out.prompt_tokens_before, out.prompt_tokens_after)
+        if self._on_compression is not None:
+            self._on_compression(out)
+        return prepared
+
+    def create(self, **kwargs: Any) -> Any:
+        """``create`` with the context compressed first; ``contextzip={...}`` overrides the options per call."""
+        return self._inner.create(**self._prepare(kwargs))
+
+    async def _acreate(self, **kwargs: Any) -> Any:
+        prepared = await asyncio.to_thread(self._prepare, kwargs)
+        return await self._inner.create(**prepared)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

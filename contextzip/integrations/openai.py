@@ -15,15 +15,17 @@ user's question). The wrapper needs no import of ``openai`` itself: it wraps the
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from contextzip.budget import resolve_budget
 from contextzip.compressors.base import BaseCompressor, DocumentsInput
-from contextzip.integrations.messages import CompressedMessages, compress_chat, merge_options
+from contextzip.integrations.messages import (
+    CompressedMessages,
+    CompressingEndpoint,
+    client_defaults,
+    compress_chat,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,42 +58,16 @@ def compress_messages(
                          documents=documents, compressor=compressor, token_counter=token_counter)
 
 
-class _Completions:
-    def __init__(self, owner: CompressingOpenAI) -> None:
-        self._owner = owner
-        self._inner = owner._client.chat.completions
-        if inspect.iscoroutinefunction(self._inner.create):
-            self.create = self._acreate  # type: ignore[method-assign]
-
-    def _prepare(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        options = merge_options(self._owner._defaults, kwargs.pop("contextzip", None))
-        if "messages" not in kwargs:
-            raise TypeError("create() needs messages=")
+class _Completions(CompressingEndpoint):
+    def _compress(self, kwargs: dict[str, Any], options: dict[str, Any]) -> tuple[CompressedMessages, dict[str, Any]]:
         out = compress_messages(kwargs["messages"], **options)
-        logger.debug("contextzip: prompt %d -> %d tokens", out.prompt_tokens_before, out.prompt_tokens_after)
-        if self._owner._on_compression is not None:
-            self._owner._on_compression(out)
-        return {**kwargs, "messages": out.messages}
-
-    def create(self, **kwargs: Any) -> Any:
-        """``chat.completions.create`` with the messages' context compressed first.
-
-        Pass ``contextzip={"target_tokens": ..., "query": ..., "documents": [...]}`` to override per call.
-        """
-        return self._inner.create(**self._prepare(kwargs))
-
-    async def _acreate(self, **kwargs: Any) -> Any:
-        prepared = await asyncio.to_thread(self._prepare, kwargs)
-        return await self._inner.create(**prepared)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        return out, {**kwargs, "messages": out.messages}
 
 
 class _Chat:
     def __init__(self, owner: CompressingOpenAI) -> None:
         self._inner = owner._client.chat
-        self.completions = _Completions(owner)
+        self.completions = _Completions(owner._client.chat.completions, owner._defaults, owner._on_compression)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -115,12 +91,8 @@ class CompressingOpenAI:
     ) -> None:
         if not hasattr(client, "chat") or not hasattr(client.chat, "completions"):
             raise TypeError(f"client must be an openai.OpenAI or AsyncOpenAI client, but got {type(client).__name__}")
-        resolve_budget(1, target_tokens, rate)
-        if on_compression is not None and not callable(on_compression):
-            raise TypeError(f"on_compression must be callable, but got {type(on_compression).__name__}")
+        self._defaults = client_defaults(target_tokens, rate, compressor, token_counter, on_compression)
         self._client = client
-        self._defaults: dict[str, Any] = {"target_tokens": target_tokens, "rate": rate, "compressor": compressor,
-                                          "token_counter": token_counter}
         self._on_compression = on_compression
         self.chat = _Chat(self)
 
