@@ -123,7 +123,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
 
     # --- scoring ------------------------------------------------------------------------------------------
 
-    def _embed_all(self, batches: list[UnitBatch]) -> tuple[dict[str, int], np.ndarray]:
+    def _embed_all(self, batches: list[UnitBatch], views: list[list[str]]) -> tuple[dict[str, int], np.ndarray]:
         """One engine pass over every distinct text of every request (queries and sentences)."""
         texts: dict[str, int] = {}
 
@@ -131,10 +131,10 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
             if t not in texts:
                 texts[t] = len(texts)
 
-        for b in batches:
+        for b, unit_views in zip(batches, views, strict=True):
             if b.request.query:
                 add(b.request.query)
-            for t in self._unit_views(b):
+            for t in unit_views:
                 add(t)
         vectors = self.embedder.encode(list(texts))
         return texts, vectors
@@ -153,17 +153,19 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
     def _score(self, batches: list[UnitBatch]) -> list[Scored]:
         if not any(b.units for b in batches):
             return [Scored(np.zeros(0)) for _ in batches]
-        index, vectors = self._embed_all(batches)
+        views = [self._unit_views(b) for b in batches]  # "title: sentence", built once per request
+        index, vectors = self._embed_all(batches, views)
         out = []
-        for b in batches:
+        for b, unit_views in zip(batches, views, strict=True):
             if not b.units:
                 out.append(Scored(np.zeros(0), np.zeros(len(b.request.documents)), "empty"))
                 continue
-            unit_vecs = vectors[[index[t] for t in self._unit_views(b)]]
+            unit_vecs = vectors[[index[t] for t in unit_views]]
             doc_views = self._doc_views(b)
             doc_vecs = self._document_vectors(b, unit_vecs)
             if b.request.query:
-                out.append(self._score_query(b, vectors[index[b.request.query]], unit_vecs, doc_vecs, doc_views))
+                out.append(self._score_query(b, vectors[index[b.request.query]], unit_vecs, doc_vecs, unit_views,
+                                             doc_views))
             else:
                 out.append(self._score_centrality(b, unit_vecs))
         return out
@@ -178,10 +180,9 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         return out / np.maximum(norms, 1e-12)
 
     def _score_query(self, b: UnitBatch, q: np.ndarray, unit_vecs: np.ndarray, doc_vecs: np.ndarray,
-                     doc_views: Sequence[str]) -> Scored:
+                     unit_views: Sequence[str], doc_views: Sequence[str]) -> Scored:
         w = self.weights
         query = b.request.query or ""
-        unit_views = self._unit_views(b)
         doc_of = np.asarray([u.doc for u in b.units])
         n_docs = len(b.request.documents)
 
