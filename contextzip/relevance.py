@@ -176,3 +176,39 @@ def has_answer_type(text: str, kind: str | None, query_terms: set[str] | None = 
     q = query_terms or set()
     return any(lexical_terms(m.group()) and not set(lexical_terms(m.group())) <= q
                for m in _CAPITALIZED.finditer(text))
+
+
+def document_title(metadata: object) -> str:
+    """``metadata["title"]`` when it is a string (a retriever's page or file title), else ""."""
+    if isinstance(metadata, dict) or hasattr(metadata, "get"):
+        title = metadata.get("title")  # type: ignore[union-attr]
+        if isinstance(title, str):
+            return title.strip()
+    return ""
+
+
+def mentions(text: str, title: str) -> bool:
+    """Does ``text`` name ``title`` (ignoring a parenthesised qualifier such as "(film)")?"""
+    core = re.sub(r"\s*\(.*?\)\s*$", "", title).strip()
+    if len(core) < 3:
+        return False
+    return core.lower() in text.lower()
+
+
+def bridge_relevance(relevance: np.ndarray, texts: Sequence[str], titles: Sequence[str], weight: float,
+                     top: int = 2) -> np.ndarray:
+    """Multi-hop bridging: a document named by one of the ``top`` most relevant documents inherits ``weight`` x
+    their relevance (HotpotQA's second hop: the page of the entity the first page mentions).
+
+    ``relevance`` should be non-negative (normalise it first); untitled documents keep their relevance.
+    """
+    relevance = np.asarray(relevance, dtype=np.float64)
+    bridged = relevance.copy()
+    best = np.argsort(-relevance, kind="stable")[:top]
+    for d, title in enumerate(titles):
+        if not title or d in best:
+            continue
+        for t in best:
+            if mentions(texts[t], title):
+                bridged[d] = max(bridged[d], relevance[d] + weight * relevance[t])
+    return bridged

@@ -5,7 +5,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contextzip.relevance import answer_type, bm25_scores, has_answer_type, lexical_terms, minmax, query_window, term_overlap
+from contextzip.relevance import (
+    answer_type,
+    bm25_scores,
+    bridge_relevance,
+    document_title,
+    has_answer_type,
+    lexical_terms,
+    mentions,
+    minmax,
+    query_window,
+    term_overlap,
+)
 
 
 def test_lexical_terms_drop_stopwords_and_fold_plurals():
@@ -54,3 +65,16 @@ def test_query_window_is_a_fitting_substring_of_whole_words(counter, text, query
     s, e = query_window(text, query, budget, counter)
     assert 0 <= s <= e <= len(text)
     assert counter.count(text[s:e]) <= max(budget, 0)
+
+
+def test_bridge_relevance_lifts_a_named_document_only():
+    texts = ["Arthur's Magazine was founded by T. S. Arthur.", "T. S. Arthur was an American writer.",
+             "A page about something else.", "First for Women is a magazine."]
+    titles = ["Arthur's Magazine", "T. S. Arthur", "Elsewhere", ""]
+    rel = np.asarray([1.0, 0.1, 0.2, 0.9])
+    out = bridge_relevance(rel, texts, titles, weight=0.5)
+    assert out[1] == pytest.approx(0.1 + 0.5 * 1.0)          # named by the best document
+    assert out[2] == rel[2] and out[3] == rel[3] and out[0] == rel[0]
+    assert np.array_equal(bridge_relevance(rel, texts, titles, weight=0.0), rel)
+    assert mentions("the 2004 film", "2004 (film)") and not mentions("x", "ab")
+    assert document_title({"title": " Paris "}) == "Paris" and document_title(None) == ""

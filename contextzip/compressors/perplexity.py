@@ -32,6 +32,7 @@ from contextzip.budget import render
 from contextzip.causal_lm import CausalLMScorer
 from contextzip.compressors.base import BaseCompressor, CompressedOutput, CompressionRequest
 from contextzip.engine import ScoringEngine
+from contextzip.relevance import bridge_relevance, document_title, minmax
 from contextzip.segment import Span, split_words
 from contextzip.tokens import TokenCounter
 
@@ -293,8 +294,11 @@ class LongPerplexityCompressor(_LMCompressor):
     """Question-aware perplexity pruning (LongLLMLingua) at word/phrase granularity with an exact budget.
 
     1. Coarse: each document is scored by ``-mean log p(question | document)`` (the question, followed by
-       "We can get the answer to this question in the given documents.", placed after the document), in one
-       batched pass that also yields the document's own self-information.
+       "We can get the answer to this question in the given documents.", placed after the document, and the
+       document's ``metadata["title"]`` before it when there is one), in one batched pass that also yields the
+       document's own self-information. A document named by one of the two best documents inherits ``bridge``
+       times their (normalised) score: the second hop of a multi-hop question, which the question alone rarely
+       predicts.
     2. Documents in rank order become candidates until they hold ``candidate_factor`` times the budget.
     3. Fine: candidates are re-scored with the question before them. A phrase's importance is
        ``(1 - contrast_weight) * pct(conditioned self-information) + contrast_weight * pct(contrast)``, where
@@ -314,6 +318,8 @@ class LongPerplexityCompressor(_LMCompressor):
         contrast_weight: share of the contrastive signal in a phrase's importance, in [0, 1].
         candidate_factor: candidates hold this many times the budget (>= 1).
         reorder: "original" or "relevance".
+        use_titles: put ``metadata["title"]`` before each document when ranking it.
+        bridge: share of a top document's score inherited by the documents it names (>= 0; 0 turns it off).
         token_counter, separator: see :class:`~contextzip.compressors.base.BaseCompressor`.
     """
 
@@ -329,8 +335,12 @@ class LongPerplexityCompressor(_LMCompressor):
         contrast_weight: float = 0.5,
         candidate_factor: float = 1.5,
         reorder: str = "original",
+        use_titles: bool = True,
+        bridge: float = 0.5,
         **kwargs,  # type: ignore[no-untyped-def]
     ) -> None:
+        if isinstance(bridge, bool) or not isinstance(bridge, (int, float)) or bridge < 0:
+            raise ValueError(f"bridge must be a number >= 0, but got {bridge!r}")
         if not isinstance(document_priority, (int, float)) or document_priority < 0:
             raise ValueError(f"document_priority must be >= 0, but got {document_priority!r}")
         if not isinstance(contrast_weight, (int, float)) or not 0.0 <= contrast_weight <= 1.0:
@@ -344,6 +354,12 @@ class LongPerplexityCompressor(_LMCompressor):
         self.contrast_weight = float(contrast_weight)
         self.candidate_factor = float(candidate_factor)
         self.reorder = reorder
+        self.use_titles = bool(use_titles)
+        self.bridge = float(bridge)
+
+    def _title_ids(self, titles: set[str]) -> tuple[list[str], list[list[int]]]:
+        ordered = sorted(titles)
+        return ordered, [ids for ids, _ in self.scorer.encode([t + "\n" for t in ordered])]
 
     def _question_ids(self, question: str, *, after: bool) -> list[int]:
         text = "\n\n" + question.strip() + self.question_suffix if after else question.strip() + "\n\n"
@@ -354,19 +370,28 @@ class LongPerplexityCompressor(_LMCompressor):
         sep = self.scorer.separator_id
         # Pass 1: [document][question] for every document of every request.
         after = [self._question_ids(r.query, after=True) if r.query else [] for r in requests]
+        titles = [[document_title(d.metadata) if self.use_titles and r.query else "" for d in r.documents]
+                  for r in requests]
+        title_ids = dict(zip(*self._title_ids({t for ts in titles for t in ts if t}), strict=True))
         seqs, owners = [], []
         for n, enc in enumerate(encoded):
             for d, ids in enumerate(enc.ids):
-                seqs.append([sep, *ids, *after[n]])
+                seqs.append([sep, *title_ids.get(titles[n][d], []), *ids, *after[n]])
                 owners.append((n, d))
         first = self.scorer.token_nll(seqs, desc="Ranking documents")
         self_info: list[list[np.ndarray]] = [[np.empty(0)] * len(e.ids) for e in encoded]
         relevance: list[np.ndarray] = [np.zeros(len(e.ids)) for e in encoded]
         for (n, d), nll in zip(owners, first, strict=True):
             length = len(encoded[n].ids[d])
-            self_info[n][d] = nll[1:1 + length]
-            q = nll[1 + length:]
-            relevance[n][d] = -float(np.nanmean(q)) if len(q) and np.isfinite(q).any() else 0.0
+            head = 1 + len(title_ids.get(titles[n][d], []))
+            self_info[n][d] = nll[head:head + length]
+            q = nll[head + length:]
+            relevance[n][d] = -float(np.nanmean(q)) if len(q) and np.isfinite(q).any() else np.nan
+        for n, req in enumerate(requests):
+            rel = relevance[n]  # a document with no score (empty) ranks with the worst
+            relevance[n] = np.where(np.isnan(rel), np.nanmin(rel) if np.isfinite(rel).any() else 0.0, rel)
+            if req.query and self.bridge > 0 and any(titles[n]):
+                relevance[n] = bridge_relevance(minmax(relevance[n]), req.texts, titles[n], self.bridge)
         # Candidates per request, then pass 2: [question][document] for the candidates only.
         ranks: list[list[int]] = []
         candidates: list[list[int]] = []

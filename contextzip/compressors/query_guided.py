@@ -17,7 +17,6 @@ the context (centrality) plus a lead-sentence prior, and the result says so (``s
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +30,8 @@ from contextzip.models import SentenceEmbedder
 from contextzip.relevance import (
     answer_type,
     bm25_scores,
+    bridge_relevance,
+    document_title,
     has_answer_type,
     lexical_terms,
     minmax,
@@ -55,22 +56,6 @@ class QueryGuidedWeights:
     lead: float = 0.15
     bridge: float = 0.5
     answer_type: float = 0.6
-
-
-def _title(metadata: object) -> str:
-    if isinstance(metadata, dict) or hasattr(metadata, "get"):
-        title = metadata.get("title")  # type: ignore[union-attr]
-        if isinstance(title, str):
-            return title.strip()
-    return ""
-
-
-def _mentions(text: str, title: str) -> bool:
-    """Does ``text`` name ``title`` (ignoring a parenthesised qualifier such as "(film)")?"""
-    core = re.sub(r"\s*\(.*?\)\s*$", "", title).strip()
-    if len(core) < 3:
-        return False
-    return core.lower() in text.lower()
 
 
 class QueryGuidedCompressor(SentenceSelectionCompressor):
@@ -140,7 +125,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         return texts, vectors
 
     def _titles(self, b: UnitBatch) -> list[str]:
-        return [_title(d.metadata) if self.use_titles else "" for d in b.request.documents]
+        return [document_title(d.metadata) if self.use_titles else "" for d in b.request.documents]
 
     def _unit_views(self, b: UnitBatch) -> list[str]:
         titles = self._titles(b)
@@ -184,7 +169,6 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         w = self.weights
         query = b.request.query or ""
         doc_of = np.asarray([u.doc for u in b.units])
-        n_docs = len(b.request.documents)
 
         dense_u = minmax(unit_vecs @ q)
         lex_u = bm25_scores(query, unit_views)
@@ -195,15 +179,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         doc_rel = (w.dense * dense_d + w.lexical * lex_d + w.coverage * cov_d) / (w.dense + w.lexical + w.coverage)
 
         # Bridge: a document named by one of the two most relevant documents inherits part of their relevance.
-        titles = self._titles(b)
-        bridged = doc_rel.copy()
-        top = np.argsort(-doc_rel)[:2]
-        for d in range(n_docs):
-            if not titles[d] or d in top:
-                continue
-            for t in top:
-                if _mentions(b.request.documents[t].text, titles[d]):
-                    bridged[d] = max(bridged[d], doc_rel[d] + w.bridge * doc_rel[t])
+        bridged = bridge_relevance(doc_rel, b.request.texts, self._titles(b), w.bridge)
         doc_score = minmax(bridged)
 
         lead = b.first_in_doc().astype(np.float64)

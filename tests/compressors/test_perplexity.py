@@ -111,8 +111,25 @@ def test_long_perplexity_reorders_by_relevance(tiny, counter) -> None:  # type: 
     assert positions == sorted(positions)
 
 
+def test_long_perplexity_bridges_to_the_document_a_top_document_names(tiny, counter) -> None:  # type: ignore[no-untyped-def]
+    """The second hop: a titled document named by the best-ranked one moves up the ranking; bridge=0 is the plain
+    LM ranking, and untitled documents are ranked as before."""
+    from contextzip.types import Document
+
+    docs = [Document(t, str(i), {"title": title}) for i, (t, title) in enumerate(zip(DOCS, ["Eiffel Tower", "Nobel Prize in Physics", "Paris"], strict=True))]
+    plain = LongPerplexityCompressor(tiny, device="cpu", dtype="float32", bridge=0.0)
+    ranking = plain.compress(docs, QUESTION, rate=0.5).extra["document_ranking"]
+    top, last = ranking[0], ranking[-1]
+    # Make the best document name the worst one's title: the worst one must move up.
+    named = [Document(d.text + (f" See also {docs[int(last)].metadata['title']}." if d.id == top else ""), d.id,
+                      d.metadata) for d in docs]
+    bridged = LongPerplexityCompressor(scorer=plain.scorer, bridge=10.0).compress(named, QUESTION, rate=0.5)
+    assert bridged.extra["document_ranking"].index(last) < len(docs) - 1
+    assert bridged.compressed_tokens <= bridged.target_tokens
+
+
 @pytest.mark.parametrize("kwargs", [{"document_priority": -1}, {"contrast_weight": 1.5}, {"candidate_factor": 0.5},
-                                    {"reorder": "sort"}])
+                                    {"reorder": "sort"}, {"bridge": -0.5}, {"bridge": True}])
 def test_invalid_options(tiny, kwargs) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         LongPerplexityCompressor(tiny, **kwargs)
