@@ -286,6 +286,12 @@ def abstractive_lines(records: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def _mean(values: Iterable[Any]) -> float:
     vals = [float(v) for v in values]
     return statistics.fmean(vals) if vals else float("nan")
@@ -304,7 +310,8 @@ def write_report(args: argparse.Namespace) -> str:
         "`PromptCompressor(model_name=<that folder>, device_map=\"cpu\")`, float32), same budget in tiktoken "
         "`o200k_base` tokens (llmlingua gets it as `target_token`, with `concate_question=False`), the same "
         "questions for both systems of a pair (the first N of each data set), run back to back per question. "
-        f"contextzip ran with `dtype={args.dtype!r}`. Machine: {platform.processor() or platform.machine()}, "
+        f"contextzip ran with `dtype={args.dtype!r}`; torch used {_torch_threads()} thread(s) for both systems "
+        "(OMP_NUM_THREADS). Machine: " + f"{platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPU cores shared with other jobs, so times are noisy; compare a pair's rows, not tables "
         "taken at different moments. Reproduce: `python -m benchmarks.lm_compressors --limit 100`. "
         "The question counts are what finished in the time available (the first questions of each set, not a "

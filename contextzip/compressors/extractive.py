@@ -68,6 +68,12 @@ class SentenceSelectionCompressor(BaseCompressor):
     def _score(self, batches: list[UnitBatch]) -> list[Scored]:
         """Score the units of every request (all at once, so models can batch across requests)."""
 
+    def score_sentences(self, requests: list[CompressionRequest]) -> list[tuple[UnitBatch, Scored]]:
+        """The sentences of each request with their scores, without selecting any: for compressors that build
+        on this one's relevance (the query-aware token classifier weighs words by their sentence's score)."""
+        batches = [sentence_units(r) for r in requests]
+        return list(zip(batches, self._score(batches), strict=True))
+
     def _window(self, request: CompressionRequest) -> WindowFn | None:
         """How to cut a sentence that does not fit whole; ``None`` keeps its head."""
         return None

@@ -662,6 +662,20 @@ class TokenClassificationCompressor(BaseCompressor):
         )
 
 
+_PROXIMITY_SCALE = 4.0  # words: the proximity boost falls to 1/e this far from a question term
+
+
+def _query_term_pattern(query: str) -> re.Pattern[str] | None:
+    """Whole-word, case-insensitive matches of the query's content terms (a plural fold either way)."""
+    from contextzip.relevance import lexical_terms
+
+    terms = sorted(set(lexical_terms(query)), key=len, reverse=True)
+    if not terms:
+        return None
+    return re.compile(r"\b(?:" + "|".join(re.escape(t) for t in terms) + r")s?\b", re.IGNORECASE)
+
+
+_WHOLE_SENTENCE_BONUS = 100.0  # above any keep probability + relevance + prior: kept first, whole
 _NUMBER_QUESTION = re.compile(r"^\s*(when|what year|which year|how (many|much|long|old|far|tall|big))\b", re.I)
 _NAME_QUESTION = re.compile(r"^\s*(who|whom|whose)\b", re.I)
 
@@ -685,6 +699,13 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
         relevance_weight: how much sentence relevance counts against keep probability (>= 0).
         answer_type_weight: added to units of the type the question asks for: numbers for "when", "what year",
             "how many/much/long/old"; names (capitalised) for "who", "whom", "whose" (>= 0).
+        entity_weight: added to every name or number (a unit starting with a capital letter or a digit) when
+            there is a query: most answers are names or numbers, and pruning one loses the answer (>= 0).
+        proximity_weight: added to words near an occurrence of one of the question's content terms, falling
+            off with distance (``exp(-words / 4)``; >= 0).
+        whole_sentence_share: the most relevant sentences, up to this share of the budget, are kept whole (in
+            [0, 1]; 0 lets every sentence lose words). Answers that span several words, or a whole sentence,
+            survive in them.
         sentence_scorer: a :class:`~contextzip.compressors.query_guided.QueryGuidedCompressor` to share.
         Other arguments: see :class:`TokenClassificationCompressor`.
     """
@@ -693,13 +714,22 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
     uses_query = True
 
     def __init__(self, model_name_or_path: str = DEFAULT_MODEL, *, relevance_weight: float = 2.0,
-                 answer_type_weight: float = 0.5, sentence_scorer: Any = None, **kwargs: Any) -> None:
-        for name, value in (("relevance_weight", relevance_weight), ("answer_type_weight", answer_type_weight)):
+                 answer_type_weight: float = 0.5, entity_weight: float = 0.0, proximity_weight: float = 0.0,
+                 whole_sentence_share: float = 0.0,
+                 sentence_scorer: Any = None, **kwargs: Any) -> None:
+        if isinstance(whole_sentence_share, bool) or not isinstance(whole_sentence_share, (int, float)) \
+                or not 0.0 <= whole_sentence_share <= 1.0:
+            raise ValueError(f"whole_sentence_share must be in [0, 1], but got {whole_sentence_share!r}")
+        for name, value in (("relevance_weight", relevance_weight), ("answer_type_weight", answer_type_weight),
+                            ("entity_weight", entity_weight), ("proximity_weight", proximity_weight)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0, but got {value!r}")
         super().__init__(model_name_or_path, **kwargs)
         self.relevance_weight = float(relevance_weight)
         self.answer_type_weight = float(answer_type_weight)
+        self.entity_weight = float(entity_weight)
+        self.whole_sentence_share = float(whole_sentence_share)
+        self.proximity_weight = float(proximity_weight)
         if sentence_scorer is None:
             from contextzip.compressors.query_guided import QueryGuidedCompressor
 
@@ -717,20 +747,27 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
         return super()._strategy(request)
 
     def _unit_scores(self, requests: list[CompressionRequest], units: list[list[Units]]) -> list[list[np.ndarray]]:
-        from contextzip.compressors.extractive import sentence_units
         from contextzip.relevance import minmax
 
         base = super()._unit_scores(requests, units)
         todo = [i for i, r in enumerate(requests) if r.query and self.relevance_weight > 0]
         if not todo:
             return base
-        batches = [sentence_units(requests[i]) for i in todo]
         # The query-guided compressor's sentence scores (dense + lexical + document relevance, bridged).
-        scored = self.sentence_scorer._score(batches)
-        for i, batch, s in zip(todo, batches, scored, strict=True):
+        scored = self.sentence_scorer.score_sentences([requests[i] for i in todo])
+        for i, (batch, s) in zip(todo, scored, strict=True):
             if not batch.units:
                 continue
             rel = minmax(np.asarray(s.unit_scores, dtype=np.float64))
+            if self.whole_sentence_share > 0:
+                # The most relevant sentences, within this share of the budget, rank above every other word.
+                costs = requests[i].counter.count_many(batch.texts)
+                room = self.whole_sentence_share * requests[i].budget
+                for k in np.argsort(-rel, kind="stable").tolist():
+                    if costs[k] > room:
+                        break
+                    room -= costs[k]
+                    rel[k] += _WHOLE_SENTENCE_BONUS / max(self.relevance_weight, 1e-9)
             sent_doc = np.asarray([u.doc for u in batch.units])
             sent_start = np.asarray([u.start for u in batch.units])
             for d, doc_units in enumerate(units[i]):
@@ -740,6 +777,27 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
                 starts_d, rel_d = sent_start[mask], rel[mask]
                 which = np.clip(np.searchsorted(starts_d, doc_units.starts, side="right") - 1, 0, len(starts_d) - 1)
                 base[i][d] = base[i][d] + self.relevance_weight * rel_d[which]
+        if self.proximity_weight > 0:
+            # Words near the question's own terms: the answer usually sits next to what the question names.
+            for i in todo:
+                pattern = _query_term_pattern(requests[i].query or "")
+                if pattern is None:
+                    continue
+                for d, doc_units in enumerate(units[i]):
+                    if len(doc_units.starts) == 0:
+                        continue
+                    hits = [m.start() for m in pattern.finditer(requests[i].documents[d].text)]
+                    if not hits:
+                        continue
+                    at = np.unique(np.clip(np.searchsorted(doc_units.starts, hits, side="right") - 1, 0, None))
+                    distance = np.abs(np.arange(len(doc_units.starts))[:, None] - at[None, :]).min(axis=1)
+                    base[i][d] = base[i][d] + self.proximity_weight * np.exp(-distance / _PROXIMITY_SCALE)
+        if self.entity_weight > 0:
+            for i in todo:
+                for d, doc_units in enumerate(units[i]):
+                    if len(doc_units.starts):
+                        first = _codepoints(requests[i].documents[d].text)[doc_units.starts]
+                        base[i][d] = base[i][d] + self.entity_weight * _is_entity_start(first)
         if self.answer_type_weight > 0:
             # The answer type a question asks for: numbers for "when" / "how many", names for "who".
             for i in todo:

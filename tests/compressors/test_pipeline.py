@@ -32,9 +32,10 @@ def test_registered() -> None:
     assert get_compressor_class("coarse-to-fine") is CoarseToFineCompressor
 
 
-def test_bad_factor() -> None:
-    with pytest.raises(ValueError, match="coarse_budget_factor"):
-        CoarseToFineCompressor(coarse_budget_factor=0.5, coarse=object(), fine=object())  # type: ignore[arg-type]
+def test_bad_coarse_share() -> None:
+    for bad in (-0.1, 1.5, True, "0.1"):
+        with pytest.raises(ValueError, match="coarse_share"):
+            CoarseToFineCompressor(coarse_share=bad, coarse=object(), fine=object())  # type: ignore[arg-type]
 
 
 @pytest.mark.slow

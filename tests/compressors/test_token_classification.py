@@ -213,6 +213,8 @@ def test_bad_arguments() -> None:
         QueryAwareTokenClassificationCompressor(relevance_weight=-1)
     with pytest.raises(ValueError, match="answer_type_weight"):
         QueryAwareTokenClassificationCompressor(answer_type_weight=-0.5)
+    with pytest.raises(ValueError, match="entity_weight"):
+        QueryAwareTokenClassificationCompressor(entity_weight=True)
     with pytest.raises(TypeError):
         TokenClassificationCompressor(force_tokens="abc")
 
@@ -255,6 +257,51 @@ def test_query_aware_prefers_relevant_sentences(query_guided) -> None:
     c = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided, relevance_weight=2.0)
     out = c.compress(PARITY_TEXT, "When does the south west wind blow across Nigeria?", rate=0.25).text
     assert "Nigeria" in out and "Röntgen" not in out
+
+
+@pytest.mark.slow
+@needs_student
+def test_entity_weight_keeps_names_and_numbers(query_guided) -> None:
+    """With the entity prior, a tight budget spends more of itself on names and numbers than without it."""
+    question = "Who received the first Nobel Prize in Physics?"
+    plain = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided, entity_weight=0.0)
+    boosted = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided, scorer=plain.scorer,
+                                                      entity_weight=2.0)
+
+    def entities(text: str) -> int:
+        return sum(w[:1].isupper() or w[:1].isdigit() for w in text.split())
+
+    a = plain.compress(PARITY_TEXT, question, rate=0.3)
+    b = boosted.compress(PARITY_TEXT, question, rate=0.3)
+    assert b.compressed_tokens <= b.target_tokens
+    assert entities(b.text) / len(b.text.split()) > entities(a.text) / len(a.text.split())
+
+
+@pytest.mark.slow
+@needs_student
+def test_proximity_and_whole_sentences(query_guided) -> None:
+    """proximity_weight favours words next to the question's terms; whole_sentence_share keeps the most relevant
+    sentence intact."""
+    question = "Which wind blows across Nigeria?"
+    base = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided, relevance_weight=0.0)
+    near = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided, scorer=base.scorer,
+                                                   relevance_weight=1e-6, proximity_weight=5.0)
+    words = PARITY_TEXT.split()
+    anchor = next(i for i, w in enumerate(words) if w.startswith("Nigeria"))
+
+    def near_share(text: str) -> float:
+        kept = text.split()
+        return sum(w in words[anchor - 4:anchor + 5] for w in kept) / len(kept)
+
+    assert near_share(near.compress(PARITY_TEXT, question, rate=0.3).text) > \
+        near_share(base.compress(PARITY_TEXT, question, rate=0.3).text)
+    whole = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided, scorer=base.scorer,
+                                                    whole_sentence_share=0.9)
+    out = whole.compress(PARITY_TEXT, question, rate=0.45)
+    assert "The south west wind blows across Nigeria between July and September, bringing heavy rain." in out.text
+    assert out.compressed_tokens <= out.target_tokens
+    with pytest.raises(ValueError, match="whole_sentence_share"):
+        QueryAwareTokenClassificationCompressor(whole_sentence_share=1.5)
 
 
 @pytest.mark.slow
