@@ -83,7 +83,7 @@ def _render_doc(source: str, pieces: list[tuple[int, int]]) -> str:
         if prev_end is not None:
             gap = source[prev_end:start]
             if gap.strip() == "":
-                out.append(gap if gap else " ")
+                out.append(gap)  # contiguous pieces join as in the source
             else:
                 out.append("\n" if "\n" in gap else " ")
         out.append(source[start:end])
