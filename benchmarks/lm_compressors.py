@@ -315,7 +315,9 @@ def write_report(args: argparse.Namespace) -> str:
         f"{os.cpu_count()} CPU cores shared with other jobs, so times are noisy; compare a pair's rows, not tables "
         "taken at different moments. Reproduce: `python -m benchmarks.lm_compressors --limit 100`. "
         "The question counts are what finished in the time available (the first questions of each set, not a "
-        "selection); with a handful of questions the retention figures are anecdotes, not estimates.",
+        "selection); with a handful of questions the retention figures are anecdotes, not estimates. HotpotQA's "
+        "file lists its 150 bridge questions before its 150 comparison questions, so up to 150 questions are all "
+        "bridge (two-hop) questions. A peer's retention counts its over-budget outputs too.",
         "",
     ]
     lines += perplexity_table(records, args.limit)

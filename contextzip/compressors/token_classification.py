@@ -777,43 +777,28 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
                 starts_d, rel_d = sent_start[mask], rel[mask]
                 which = np.clip(np.searchsorted(starts_d, doc_units.starts, side="right") - 1, 0, len(starts_d) - 1)
                 base[i][d] = base[i][d] + self.relevance_weight * rel_d[which]
-        if self.proximity_weight > 0:
-            # Words near the question's own terms: the answer usually sits next to what the question names.
-            for i in todo:
-                pattern = _query_term_pattern(requests[i].query or "")
-                if pattern is None:
-                    continue
-                for d, doc_units in enumerate(units[i]):
-                    if len(doc_units.starts) == 0:
-                        continue
-                    hits = [m.start() for m in pattern.finditer(requests[i].documents[d].text)]
-                    if not hits:
-                        continue
-                    at = np.unique(np.clip(np.searchsorted(doc_units.starts, hits, side="right") - 1, 0, None))
-                    distance = np.abs(np.arange(len(doc_units.starts))[:, None] - at[None, :]).min(axis=1)
-                    base[i][d] = base[i][d] + self.proximity_weight * np.exp(-distance / _PROXIMITY_SCALE)
-        if self.entity_weight > 0:
-            for i in todo:
-                for d, doc_units in enumerate(units[i]):
-                    if len(doc_units.starts):
-                        first = _codepoints(requests[i].documents[d].text)[doc_units.starts]
-                        base[i][d] = base[i][d] + self.entity_weight * _is_entity_start(first)
-        if self.answer_type_weight > 0:
-            # The answer type a question asks for: numbers for "when" / "how many", names for "who".
-            for i in todo:
-                kind = _answer_kind(requests[i].query or "")
-                if kind is None:
-                    continue
-                for d, doc_units in enumerate(units[i]):
-                    if len(doc_units.starts) == 0:
-                        continue
-                    cp = _codepoints(requests[i].documents[d].text)
-                    first = cp[doc_units.starts]
-                    if kind == "number":
-                        hit = np.asarray([any(ch.isdigit() for ch in requests[i].documents[d].text[a:b])
-                                          for a, b in zip(doc_units.starts.tolist(), doc_units.ends.tolist(),
-                                                          strict=True)], dtype=bool)
-                    else:
-                        hit = _is_entity_start(first) & ~((first >= 48) & (first <= 57))
-                    base[i][d] = base[i][d] + self.answer_type_weight * hit
+        for i in todo:
+            query = requests[i].query or ""
+            pattern = _query_term_pattern(query) if self.proximity_weight > 0 else None
+            kind = _answer_kind(query) if self.answer_type_weight > 0 else None
+            for d, doc_units in enumerate(units[i]):
+                if len(doc_units.starts):
+                    base[i][d] = base[i][d] + self._priors(requests[i].documents[d].text, doc_units, pattern, kind)
         return base
+
+    def _priors(self, text: str, doc_units: Units, pattern: re.Pattern[str] | None, kind: str | None) -> np.ndarray:
+        """Per-unit priors: names and numbers, words near the question's terms, the asked-for answer type."""
+        first = _codepoints(text)[doc_units.starts]
+        out = self.entity_weight * _is_entity_start(first).astype(np.float64)
+        hits = [m.start() for m in pattern.finditer(text)] if pattern is not None else []
+        if hits:  # the answer usually sits next to what the question names
+            at = np.unique(np.clip(np.searchsorted(doc_units.starts, hits, side="right") - 1, 0, None))
+            distance = np.abs(np.arange(len(doc_units.starts))[:, None] - at[None, :]).min(axis=1)
+            out += self.proximity_weight * np.exp(-distance / _PROXIMITY_SCALE)
+        if kind == "number":  # "when", "how many": units holding a digit
+            digits = np.cumsum(np.char.isdigit(np.frombuffer(text.encode("utf-32-le"), dtype="<U1")).astype(np.int64))
+            digits = np.concatenate([[0], digits])
+            out += self.answer_type_weight * (digits[doc_units.ends] > digits[doc_units.starts])
+        elif kind == "name":  # "who": capitalised units
+            out += self.answer_type_weight * (_is_entity_start(first) & ~((first >= 48) & (first <= 57)))
+        return out
