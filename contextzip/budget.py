@@ -75,20 +75,28 @@ class _Piece:
         return self.start == u.start and self.end == u.end
 
 
-def _render_doc(source: str, pieces: list[tuple[int, int]]) -> str:
-    """Join kept pieces in source order; adjacent pieces keep the whitespace between them."""
+def render_spans(source: str, pieces: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """Join kept pieces (sorted source spans) in source order; adjacent pieces keep the whitespace between them,
+    others are joined by one space (or a line break when one was dropped). Also returns where each piece lies in
+    the joined text."""
     out: list[str] = []
-    prev_end = None
+    where: list[tuple[int, int]] = []
+    prev_end, length = None, 0
     for start, end in pieces:
         if prev_end is not None:
             gap = source[prev_end:start]
-            if gap.strip() == "":
-                out.append(gap)  # contiguous pieces join as in the source
-            else:
-                out.append("\n" if "\n" in gap else " ")
+            joint = gap if gap.strip() == "" else ("\n" if "\n" in gap else " ")  # contiguous: as in the source
+            out.append(joint)
+            length += len(joint)
         out.append(source[start:end])
+        where.append((length, length + end - start))
+        length += end - start
         prev_end = end
-    return "".join(out)
+    return "".join(out), where
+
+
+def _render_doc(source: str, pieces: list[tuple[int, int]]) -> str:
+    return render_spans(source, pieces)[0]
 
 
 def render(doc_texts: Sequence[str], kept: dict[int, list[tuple[int, int]]], separator: str) -> tuple[str, list[str]]:

@@ -82,18 +82,18 @@ class SentenceSelectionCompressor(BaseCompressor):
         return self._compress_batch([request])[0]
 
     def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
-        batches = [sentence_units(r) for r in requests]
-        scored = self._score(batches)
-        outputs = []
-        for batch, s in zip(batches, scored, strict=True):
-            for u, value in zip(batch.units, s.unit_scores, strict=True):
-                u.score = float(value)
-            req = batch.request
-            result = assemble(req.texts, batch.units, req.budget, req.counter, req.separator,
-                              fill=self.fill_budget, min_score=s.min_score, window=self._window(req))
-            doc_scores = [float(x) for x in s.doc_scores] if s.doc_scores is not None else None
-            outputs.append(CompressedOutput(
-                text=result.text, document_texts=result.doc_texts, document_full=result.doc_full,
-                scores=doc_scores, strategy=s.strategy,
-            ))
-        return outputs
+        return [self.select(batch, scored) for batch, scored in self.score_sentences(requests)]
+
+    def select(self, batch: UnitBatch, scored: Scored) -> CompressedOutput:
+        """Keep the best sentences of one scored request within its budget; ``extra["kept_spans"]`` lists the
+        ``(document, start, end)`` character spans kept (a sentence cut to fit included)."""
+        for u, value in zip(batch.units, scored.unit_scores, strict=True):
+            u.score = float(value)
+        req = batch.request
+        result = assemble(req.texts, batch.units, req.budget, req.counter, req.separator,
+                          fill=self.fill_budget, min_score=scored.min_score, window=self._window(req))
+        doc_scores = [float(x) for x in scored.doc_scores] if scored.doc_scores is not None else None
+        return CompressedOutput(
+            text=result.text, document_texts=result.doc_texts, document_full=result.doc_full,
+            scores=doc_scores, strategy=scored.strategy, extra={"kept_spans": result.kept_units},
+        )

@@ -13,7 +13,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
+from contextzip.budget import Unit, render_spans
 from contextzip.compressors.base import BaseCompressor, CompressedOutput, CompressionRequest
+from contextzip.compressors.extractive import Scored, UnitBatch
 from contextzip.compressors.token_classification import DEFAULT_MODEL, QueryAwareTokenClassificationCompressor
 from contextzip.types import Document
 
@@ -88,19 +92,28 @@ class CoarseToFineCompressor(BaseCompressor):
 
     def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
         counter = self.token_counter
-        # Coarse: whole sentences within a larger budget.
+        # Coarse: whole sentences within a larger budget. Sentences are scored once, on the full documents (so
+        # document relevance and bridging see everything); the fine step reuses these scores.
         coarse_reqs = []
         for r in requests:
             extra = self.coarse_share * max(0, r.original_tokens - r.budget)
             budget = min(r.original_tokens, r.budget + math.ceil(extra))
             coarse_reqs.append(CompressionRequest(r.documents, r.query, budget, r.original_tokens,
                                                   r.document_tokens, r.counter, r.separator))
-        todo = [i for i, c in enumerate(coarse_reqs) if c.budget < c.original_tokens]
-        coarse_texts: list[list[str]] = [r.texts for r in requests]
-        coarse_scores: list[list[float | None] | None] = [None] * len(requests)
-        for i, out in zip(todo, self.coarse._compress_batch([coarse_reqs[i] for i in todo]), strict=True):
-            coarse_texts[i] = out.document_texts
-            coarse_scores[i] = out.scores
+        scored = self.coarse.score_sentences(coarse_reqs)
+        coarse_texts: list[list[str]] = []
+        coarse_scores: list[list[float | None] | None] = []
+        fine_sentences: list[tuple[UnitBatch, Scored]] = []
+        for c, (batch, s) in zip(coarse_reqs, scored, strict=True):
+            if c.budget < c.original_tokens:
+                out = self.coarse.select(batch, s)
+                kept = list((out.extra or {})["kept_spans"])
+            else:  # the whole context fits the coarse budget: every sentence goes on to the fine step
+                kept = [(u.doc, u.start, u.end) for u in batch.units]
+            texts, sentences = _carry_scores(c, batch, s, kept)
+            coarse_texts.append(texts)
+            coarse_scores.append([float(x) for x in s.doc_scores] if s.doc_scores is not None else None)
+            fine_sentences.append(sentences)
         # Fine: words, down to the budget.
         fine_reqs = []
         for r, texts in zip(requests, coarse_texts, strict=True):
@@ -108,10 +121,11 @@ class CoarseToFineCompressor(BaseCompressor):
             joined = r.separator.join(t for t in texts if t.strip())
             fine_reqs.append(CompressionRequest(docs, r.query, r.budget, counter.count(joined) if joined else 0,
                                                 counter.count_many(texts), r.counter, r.separator))
+        for f, (batch, _) in zip(fine_reqs, fine_sentences, strict=True):
+            batch.request = f
         prune = [i for i, f in enumerate(fine_reqs) if f.original_tokens > f.budget]
-        fine_out: dict[int, CompressedOutput] = dict(
-            zip(prune, self.fine._compress_batch([fine_reqs[i] for i in prune]), strict=True)
-        )
+        fine_out: dict[int, CompressedOutput] = dict(zip(prune, self.fine._compress_batch(
+            [fine_reqs[i] for i in prune], sentence_scores=[fine_sentences[i] for i in prune]), strict=True))
         outputs = []
         for i, (r, f) in enumerate(zip(requests, fine_reqs, strict=True)):
             if i in fine_out:
@@ -131,3 +145,25 @@ class CoarseToFineCompressor(BaseCompressor):
                 extra=extra,
             ))
         return outputs
+
+
+def _carry_scores(request: CompressionRequest, batch: UnitBatch, scored: Scored,
+                  kept: list[tuple[int, int, int]]) -> tuple[list[str], tuple[UnitBatch, Scored]]:
+    """Render the kept spans per document and carry each one's sentence score to where it lies in the render."""
+    starts = [np.asarray([u.start for u in batch.units if u.doc == d]) for d in range(len(request.documents))]
+    index = [[k for k, u in enumerate(batch.units) if u.doc == d] for d in range(len(request.documents))]
+    texts: list[str] = []
+    units: list[Unit] = []
+    unit_texts: list[str] = []
+    values: list[float] = []
+    for d, doc in enumerate(request.documents):
+        pieces = sorted((a, b) for doc_id, a, b in kept if doc_id == d)
+        text, where = render_spans(doc.text, pieces)
+        texts.append(text if pieces else "")
+        for (a, _), (ra, rb) in zip(pieces, where, strict=True):
+            k = index[d][max(0, int(np.searchsorted(starts[d], a, side="right")) - 1)]
+            units.append(Unit(doc=d, start=ra, end=rb, score=0.0))
+            unit_texts.append(text[ra:rb])
+            values.append(float(scored.unit_scores[k]))
+    return texts, (UnitBatch(request, units, unit_texts), Scored(np.asarray(values), scored.doc_scores,
+                                                                 scored.strategy))

@@ -578,7 +578,8 @@ class TokenClassificationCompressor(BaseCompressor):
 
     # --- scoring hooks ----------------------------------------------------------------------------------
 
-    def _unit_scores(self, requests: list[CompressionRequest], units: list[list[Units]]) -> list[list[np.ndarray]]:
+    def _unit_scores(self, requests: list[CompressionRequest], units: list[list[Units]],
+                     sentence_scores: list[Any] | None = None) -> list[list[np.ndarray]]:
         """The score each unit is ranked by; the query-aware subclass mixes in query relevance."""
         return [[u.probs for u in doc_units] for doc_units in units]
 
@@ -590,7 +591,10 @@ class TokenClassificationCompressor(BaseCompressor):
     def _compress(self, request: CompressionRequest) -> CompressedOutput:
         return self._compress_batch([request])[0]
 
-    def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
+    def _compress_batch(self, requests: list[CompressionRequest],
+                        sentence_scores: list[Any] | None = None) -> list[CompressedOutput]:
+        """``sentence_scores``: per request, its sentences' ``(UnitBatch, Scored)`` already computed by the caller
+        (the coarse-to-fine pipeline passes its coarse step's), used by the query-aware mode."""
         texts = [d.text for r in requests for d in r.documents]
         words = self.scorer.score(texts)
         units: list[list[Units]] = []
@@ -600,7 +604,7 @@ class TokenClassificationCompressor(BaseCompressor):
                                       self.keep_entities)
                           for i, d in enumerate(r.documents)])
             k += len(r.documents)
-        scores = self._unit_scores(requests, units)
+        scores = self._unit_scores(requests, units, sentence_scores)
         return [self._select(r, u, s) for r, u, s in zip(requests, units, scores, strict=True)]
 
     def _select(self, req: CompressionRequest, units: list[Units], scores: list[np.ndarray]) -> CompressedOutput:
@@ -746,7 +750,8 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
             return "token classification + query relevance of sentence and document, one threshold"
         return super()._strategy(request)
 
-    def _unit_scores(self, requests: list[CompressionRequest], units: list[list[Units]]) -> list[list[np.ndarray]]:
+    def _unit_scores(self, requests: list[CompressionRequest], units: list[list[Units]],
+                     sentence_scores: list[Any] | None = None) -> list[list[np.ndarray]]:
         from contextzip.relevance import minmax
 
         base = super()._unit_scores(requests, units)
@@ -754,7 +759,10 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
         if not todo:
             return base
         # The query-guided compressor's sentence scores (dense + lexical + document relevance, bridged).
-        scored = self.sentence_scorer.score_sentences([requests[i] for i in todo])
+        if sentence_scores is not None:
+            scored = [sentence_scores[i] for i in todo]
+        else:
+            scored = self.sentence_scorer.score_sentences([requests[i] for i in todo])
         for i, (batch, s) in zip(todo, scored, strict=True):
             if not batch.units:
                 continue
