@@ -189,7 +189,7 @@ COMPRESSORS: dict[str, str] = {
     "bm25-sentences": "contextzip.compressors.baselines:BM25SentenceCompressor",
     "embedding-sentences": "contextzip.compressors.baselines:EmbeddingSentenceCompressor",
     "token-classification": "contextzip.compressors.token_classification:TokenClassificationCompressor",
-    "token-classification-query": "contextzip.compressors.token_classification:QueryAwareTokenClassificationCompressor",
+    "token-classification-query": "contextzip.compressors.token_classification_query:QueryAwareTokenClassificationCompressor",
     "coarse-to-fine": "contextzip.compressors.pipeline:CoarseToFineCompressor",
     "perplexity": "contextzip.compressors.perplexity:PerplexityCompressor",
     "long-perplexity": "contextzip.compressors.perplexity:LongPerplexityCompressor",

@@ -23,7 +23,7 @@ _LAZY = {
     "BM25SentenceCompressor": "contextzip.compressors.baselines",
     "EmbeddingSentenceCompressor": "contextzip.compressors.baselines",
     "TokenClassificationCompressor": "contextzip.compressors.token_classification",
-    "QueryAwareTokenClassificationCompressor": "contextzip.compressors.token_classification",
+    "QueryAwareTokenClassificationCompressor": "contextzip.compressors.token_classification_query",
     "CoarseToFineCompressor": "contextzip.compressors.pipeline",
     "PerplexityCompressor": "contextzip.compressors.perplexity",
     "LongPerplexityCompressor": "contextzip.compressors.perplexity",

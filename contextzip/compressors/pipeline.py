@@ -18,7 +18,8 @@ import numpy as np
 from contextzip.budget import Unit, render_spans
 from contextzip.compressors.base import BaseCompressor, CompressedOutput, CompressionRequest
 from contextzip.compressors.extractive import Scored, UnitBatch
-from contextzip.compressors.token_classification import DEFAULT_MODEL, QueryAwareTokenClassificationCompressor
+from contextzip.compressors.token_classification import DEFAULT_MODEL
+from contextzip.compressors.token_classification_query import QueryAwareTokenClassificationCompressor
 from contextzip.types import Document
 
 

@@ -11,11 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contextzip.compressors.token_classification import (
-    QueryAwareTokenClassificationCompressor,
-    TokenClassificationCompressor,
-    TokenKeepScorer,
-)
+from contextzip.compressors.token_classification import TokenClassificationCompressor, TokenKeepScorer
+from contextzip.compressors.token_classification_query import QueryAwareTokenClassificationCompressor
 from contextzip.engine import ScoringEngine
 from contextzip.registry import model_available
 
@@ -198,7 +195,7 @@ def test_force_tokens_and_digits(tiny_xlmr: pathlib.Path) -> None:
 
 
 def test_answer_kind() -> None:
-    from contextzip.compressors.token_classification import _answer_kind
+    from contextzip.compressors.token_classification_query import _answer_kind
 
     assert _answer_kind("when is the next deadpool movie released") == "number"
     assert _answer_kind("How many moons does Mars have?") == "number"
