@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contextzip.budget import MIN_BUDGET_USE, Unit, assemble, render, resolve_budget
+from contextzip.budget import MIN_BUDGET_USE, Unit, assemble, render, render_spans, resolve_budget
 from contextzip.segment import split_sentences
 
 
@@ -105,3 +105,14 @@ def test_assemble_respects_min_score(counter):
 def test_assemble_zero_budget_is_empty(counter):
     units = _units(["Some text here."], [1.0])
     assert assemble(["Some text here."], units, 0, counter).text == ""
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=st.text(min_size=1, max_size=120), cuts=st.lists(st.integers(0, 120), max_size=8))
+def test_render_spans_says_where_each_piece_went(text: str, cuts: list[int]) -> None:
+    bounds = sorted({min(c, len(text)) for c in cuts} | {0, len(text)})
+    pieces = [(a, b) for a, b in zip(bounds[::2], bounds[1::2], strict=False) if b > a]
+    joined, where = render_spans(text, pieces)
+    assert [joined[a:b] for a, b in where] == [text[a:b] for a, b in pieces]
+    if pieces and pieces == [(0, len(text))]:
+        assert joined == text

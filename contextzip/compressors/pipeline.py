@@ -2,7 +2,7 @@
 
 The coarse step (:class:`~contextzip.compressors.query_guided.QueryGuidedCompressor`) keeps the most relevant
 whole sentences within the budget plus ``coarse_share`` of the tokens beyond it; the fine step
-(:class:`~contextzip.compressors.token_classification.QueryAwareTokenClassificationCompressor`) drops the
+(:class:`~contextzip.compressors.token_classification_query.QueryAwareTokenClassificationCompressor`) drops the
 least useful words of what is left, favouring the words of the most relevant sentences, until the text meets
 the budget exactly. Both steps are extractive, so the output stays faithful: kept words in their original
 order. Every request of a ``compress_batch`` call goes through each step in one batched pass.
@@ -39,7 +39,7 @@ class CoarseToFineCompressor(BaseCompressor):
         answer_type_weight: the fine step's boost of numbers or names when the question asks for one.
         entity_weight, proximity_weight, whole_sentence_share: the fine step's priors for names and numbers, for
             words near the question's terms, and the share of the budget kept as whole top sentences (see
-            :class:`~contextzip.compressors.token_classification.QueryAwareTokenClassificationCompressor`).
+            :class:`~contextzip.compressors.token_classification_query.QueryAwareTokenClassificationCompressor`).
         device, dtype, batch_size: the shared engine's settings for both models.
         coarse: a query-guided compressor to use (and share) for the coarse step and the sentence relevance.
         fine: a query-aware token-classification compressor for the fine step.

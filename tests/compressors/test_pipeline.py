@@ -63,6 +63,19 @@ def test_batch_equals_single(pipeline: CoarseToFineCompressor) -> None:
 
 @pytest.mark.slow
 @needs_student
+def test_sentences_are_embedded_once(pipeline: CoarseToFineCompressor, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The fine step reuses the coarse step's sentence scores: one embedding pass per call."""
+    embedder = pipeline.coarse.embedder
+    calls = []
+    original = embedder.encode
+    monkeypatch.setattr(embedder, "encode", lambda texts, *a, **k: calls.append(len(texts)) or original(texts, *a, **k))
+    result = pipeline.compress(DOCS, "When does the south west wind blow across Nigeria?", rate=0.25)
+    assert len(calls) == 1
+    assert "Nigeria" in result.text and result.compressed_tokens <= result.target_tokens
+
+
+@pytest.mark.slow
+@needs_student
 def test_hotpotqa_within_budget(data_dir, pipeline: CoarseToFineCompressor) -> None:
     from contextzip.eval.datasets import load_dataset
 
