@@ -74,8 +74,8 @@ def _head_that_fits(docs, units, result, budget, counter) -> bool:
         text = docs[u.doc][u.start:u.end]
         ids = counter.encode(text)
         for k in range(1, min(len(ids), budget - result.tokens + 1) + 1):
-            head = counter.decode(ids[:k])
-            if not head.strip() or not text.startswith(head):
+            head = counter.decode(ids[:k]).rstrip()  # trailing whitespace adds no content to keep
+            if not head or not text.startswith(head):
                 continue
             trial = {d: [p for p in spans if not (p[0] >= u.start and p[1] <= u.end) or d != u.doc]
                      for d, spans in kept.items()}

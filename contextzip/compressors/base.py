@@ -179,7 +179,7 @@ class BaseCompressor(ABC):
         text = self.separator.join(d.text for d in req.documents if d.text.strip())
         docs = [
             DocumentResult(
-                id=d.id or str(i), index=i, original_tokens=n, compressed_tokens=n,
+                id=d.id or str(i), index=i, original_tokens=n, compressed_tokens=n if d.text.strip() else 0,
                 status=DocumentStatus.KEPT if d.text.strip() else DocumentStatus.DROPPED,
                 text=d.text if d.text.strip() else "", metadata=d.metadata,
             )
