@@ -75,6 +75,9 @@ class _Piece:
         return self.start == u.start and self.end == u.end
 
 
+_CONTEXT_SLACK = 2  # tokens a joined piece may save against its own count
+
+
 def render_spans(source: str, pieces: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
     """Join kept pieces (sorted source spans) in source order; adjacent pieces keep the whitespace between them,
     others are joined by one space (or a line break when one was dropped). Also returns where each piece lies in
@@ -220,7 +223,9 @@ def assemble(
                 current = next((p for p in pieces if p.unit == i), None)
                 if current is not None and current.whole(units):
                     continue
-                room = budget - n + (current.tokens if current else 0)
+                # Joined text can take fewer tokens than the piece alone (merges across the joint): start a
+                # little above the room and let the real count decide.
+                room = budget - n + (current.tokens if current else 0) + _CONTEXT_SLACK
                 added = False
                 while room > 0:
                     piece = cut(i, room, word_boundary)
@@ -236,8 +241,8 @@ def assemble(
                         break
                     pieces[:] = saved
                     room -= max(1, n2 - budget)
-                if added:
-                    break  # one window per pass: the best unit that could take one
+                if added and (word_boundary or n >= MIN_BUDGET_USE * budget):
+                    break  # one window per pass (the best unit that could take one), more only to reach 95%
 
     doc_full = [False] * len(doc_texts)
     units_per_doc: dict[int, int] = {}
