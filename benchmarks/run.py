@@ -146,13 +146,27 @@ def run_cell(method: Method, compressor: Any, examples: list[EvalExample], rate:
     return summary
 
 
+def _references_path(results_dir: str, dataset: str, reader_name: str) -> str:
+    return os.path.join(results_dir, dataset, f"references-{reader_name.replace(':', '_')}.json")
+
+
+def read_references(results_dir: str, dataset: str, reader_name: str | None) -> dict[str, Any] | None:
+    """The stored closed-book / full-context references of ``reader_name`` on ``dataset``, if computed."""
+    if not reader_name:
+        return None
+    path = _references_path(results_dir, dataset, reader_name)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 def load_references(results_dir: str, dataset: str, reader: Any, examples: list[EvalExample],
                     fresh: bool) -> ReaderReferences:
-    path = os.path.join(results_dir, dataset, f"references-{reader.name.replace(':', '_')}.json")
+    path = _references_path(results_dir, dataset, reader.name)
     ids = [ex.id for ex in examples]
-    if not fresh and os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+    data = None if fresh else read_references(results_dir, dataset, reader.name)
+    if data is not None:
         if data["ids"][:len(ids)] == ids:
             n = len(ids)
             return ReaderReferences(reader.name, examples, data["closed_book"][:n], data["full_context"][:n])
@@ -290,14 +304,9 @@ def table(cells: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def references_line(results_dir: str, dataset: str, reader_name: str | None) -> str:
-    if not reader_name:
+def references_line(data: dict[str, Any] | None, reader_name: str | None) -> str:
+    if data is None:
         return ""
-    path = os.path.join(results_dir, dataset, f"references-{reader_name.replace(':', '_')}.json")
-    if not os.path.exists(path):
-        return ""
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
     n = len(data["ids"])
     return (f"Reader references on the same first {n} questions ({reader_name}): closed book (no context) "
             f"accuracy {_fmt(data.get('closed_book_reader_accuracy'))} / F1 {_fmt(data.get('closed_book_reader_f1'))}; "
@@ -452,13 +461,10 @@ def environment() -> list[str]:
     ]
 
 
-def _reader_skip_reason(args: argparse.Namespace, dataset: str) -> str:
+def _reader_skip_reason(data: dict[str, Any] | None) -> str:
     """The measured reason, from an earlier references run on this data set, when there is one."""
-    path = os.path.join(args.results_dir, dataset, f"references-{args.reader.replace(':', '_')}.json")
-    if not os.path.exists(path):
+    if data is None:
         return ""
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
     n = len(data["ids"])
     return (f"Measured while preparing it: the reader's references alone ({n} closed-book and {n} full-context "
             f"prompts) took {data.get('seconds', float('nan')):,.0f} s on the shared CPU, and even with the full "
@@ -521,13 +527,8 @@ def render(args: argparse.Namespace, not_run: dict[str, str]) -> str:
         if not cells:
             continue
         reader_name = next((c.get("reader") for c in cells if c.get("reader")), None)
-        refs_line = references_line(args.results_dir, dataset, reader_name)
-        refs_data = None
-        if reader_name:
-            ref_path = os.path.join(args.results_dir, dataset, f"references-{reader_name.replace(':', '_')}.json")
-            if os.path.exists(ref_path):
-                with open(ref_path, encoding="utf-8") as f:
-                    refs_data = json.load(f)
+        refs_data = read_references(args.results_dir, dataset, reader_name)
+        refs_line = references_line(refs_data, reader_name)
         png = f"benchmarks-{dataset}.png"
         plot(cells, dataset, refs_data, os.path.join(args.docs_dir, png))
         title = {"hotpotqa": "HotpotQA (distractor, 10 paragraphs per question)",
@@ -538,7 +539,8 @@ def render(args: argparse.Namespace, not_run: dict[str, str]) -> str:
             parts += [refs_line, ""]
         elif args.reader != "none" and per_dataset(args.reader_limit, args.datasets, 0).get(dataset, 0) == 0:
             parts += [f"The reader was not run on {dataset} for this page (`--reader-limit {dataset}=0`). "
-                      + _reader_skip_reason(args, dataset) + f"Re-run with `--reader-limit {dataset}=N` on a "
+                      + _reader_skip_reason(read_references(args.results_dir, dataset, args.reader))
+                      + f"Re-run with `--reader-limit {dataset}=N` on a "
                       "quieter machine to fill the column.", ""]
         lm_rows = sorted({METHODS_BY_NAME[c["method"]].label for c in cells if METHODS_BY_NAME[c["method"]].uses_lm})
         if lm_rows:
