@@ -98,15 +98,11 @@ def render_spans(source: str, pieces: list[tuple[int, int]]) -> tuple[str, list[
     return "".join(out), where
 
 
-def _render_doc(source: str, pieces: list[tuple[int, int]]) -> str:
-    return render_spans(source, pieces)[0]
-
-
 def render(doc_texts: Sequence[str], kept: dict[int, list[tuple[int, int]]], separator: str) -> tuple[str, list[str]]:
     per_doc = []
     for d, source in enumerate(doc_texts):
         pieces = sorted(kept.get(d, []))
-        per_doc.append(_render_doc(source, pieces) if pieces else "")
+        per_doc.append(render_spans(source, pieces)[0] if pieces else "")
     return separator.join(t for t in per_doc if t), per_doc
 
 

@@ -357,9 +357,9 @@ class LongPerplexityCompressor(_LMCompressor):
         self.use_titles = bool(use_titles)
         self.bridge = float(bridge)
 
-    def _title_ids(self, titles: set[str]) -> tuple[list[str], list[list[int]]]:
+    def _title_ids(self, titles: set[str]) -> dict[str, list[int]]:
         ordered = sorted(titles)
-        return ordered, [ids for ids, _ in self.scorer.encode([t + "\n" for t in ordered])]
+        return {t: ids for t, (ids, _) in zip(ordered, self.scorer.encode([t + "\n" for t in ordered]), strict=True)}
 
     def _question_ids(self, question: str, *, after: bool) -> list[int]:
         text = "\n\n" + question.strip() + self.question_suffix if after else question.strip() + "\n\n"
@@ -372,7 +372,7 @@ class LongPerplexityCompressor(_LMCompressor):
         after = [self._question_ids(r.query, after=True) if r.query else [] for r in requests]
         titles = [[document_title(d.metadata) if self.use_titles and r.query else "" for d in r.documents]
                   for r in requests]
-        title_ids = dict(zip(*self._title_ids({t for ts in titles for t in ts if t}), strict=True))
+        title_ids = self._title_ids({t for ts in titles for t in ts if t})
         seqs, owners = [], []
         for n, enc in enumerate(encoded):
             for d, ids in enumerate(enc.ids):

@@ -127,6 +127,7 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
             if not batch.units:
                 continue
             rel = minmax(np.asarray(s.unit_scores, dtype=np.float64))
+            sentence_score = self.relevance_weight * rel
             if self.whole_sentence_share > 0:
                 # The most relevant sentences, within this share of the budget, rank above every other word.
                 costs = requests[i].counter.count_many(batch.texts)
@@ -135,16 +136,16 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
                     if costs[k] > room:
                         break
                     room -= costs[k]
-                    rel[k] += _WHOLE_SENTENCE_BONUS / max(self.relevance_weight, 1e-9)
+                    sentence_score[k] += _WHOLE_SENTENCE_BONUS
             sent_doc = np.asarray([u.doc for u in batch.units])
             sent_start = np.asarray([u.start for u in batch.units])
             for d, doc_units in enumerate(units[i]):
                 mask = sent_doc == d
                 if not mask.any() or len(doc_units.starts) == 0:
                     continue
-                starts_d, rel_d = sent_start[mask], rel[mask]
+                starts_d, score_d = sent_start[mask], sentence_score[mask]
                 which = np.clip(np.searchsorted(starts_d, doc_units.starts, side="right") - 1, 0, len(starts_d) - 1)
-                base[i][d] = base[i][d] + self.relevance_weight * rel_d[which]
+                base[i][d] = base[i][d] + score_d[which]
         for i in todo:
             query = requests[i].query or ""
             pattern = _query_term_pattern(query) if self.proximity_weight > 0 else None
