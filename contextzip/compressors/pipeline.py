@@ -160,7 +160,7 @@ def _carry_scores(request: CompressionRequest, batch: UnitBatch, scored: Scored,
     for d, doc in enumerate(request.documents):
         pieces = sorted((a, b) for doc_id, a, b in kept if doc_id == d)
         text, where = render_spans(doc.text, pieces)
-        texts.append(text if pieces else "")
+        texts.append(text)
         for (a, _), (ra, rb) in zip(pieces, where, strict=True):
             k = index[d][max(0, int(np.searchsorted(starts[d], a, side="right")) - 1)]
             units.append(Unit(doc=d, start=ra, end=rb, score=0.0))
