@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from contextzip.engine import ScoringEngine
-from contextzip.registry import MODELS, resolve_model_path
+from contextzip.model_registry import MODELS, resolve_model_path
 
 logger = logging.getLogger(__name__)
 

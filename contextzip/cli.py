@@ -142,7 +142,8 @@ def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: in
 @cli.command()
 def models() -> None:
     """List registered models (and whether each is available offline) and compressors."""
-    from contextzip.registry import MODELS, compressor_names, model_available
+    from contextzip.model_registry import MODELS, model_available
+    from contextzip.registry import compressor_names
 
     click.echo("Models:")
     for name, spec in sorted(MODELS.items()):

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from contextzip.engine import ScoringEngine
-from contextzip.registry import resolve_model_path
+from contextzip.model_registry import resolve_model_path
 
 logger = logging.getLogger(__name__)
 

@@ -124,7 +124,7 @@ class HFTokenCounter:
     def __init__(self, model_name_or_path: str) -> None:
         from transformers import AutoTokenizer
 
-        from contextzip.registry import resolve_model_path
+        from contextzip.model_registry import resolve_model_path
 
         self.name = f"hf:{model_name_or_path}"
         self._tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model_name_or_path))

@@ -5,7 +5,8 @@ import time
 import pytest
 
 from contextzip.errors import ModelNotAvailableError
-from contextzip.registry import compressor_names, get_compressor_class, model_available, resolve_model_path
+from contextzip.model_registry import model_available, resolve_model_path
+from contextzip.registry import compressor_names, get_compressor_class
 
 
 def test_minilm_resolves_offline():

@@ -21,7 +21,7 @@ import numpy as np
 
 from contextzip.causal_lm import cache_dir
 from contextzip.compressors.token_classification import STUDENT_CONFIG, build_student, token_features
-from contextzip.registry import resolve_model_path
+from contextzip.model_registry import resolve_model_path
 
 logger = logging.getLogger("train_student")
 SEED = 13

@@ -60,7 +60,7 @@ def minilm_embeddings() -> Any:
     """LangChain ``HuggingFaceEmbeddings`` over the local all-MiniLM-L6-v2 (the weights contextzip uses)."""
     import warnings
 
-    from contextzip.registry import resolve_model_path
+    from contextzip.model_registry import resolve_model_path
 
     try:
         from langchain_community.embeddings import HuggingFaceEmbeddings

@@ -153,7 +153,7 @@ def load_student(path: str) -> tuple[Any, Any, dict[str, Any]]:
     from safetensors.torch import load_file
     from transformers import AutoTokenizer
 
-    from contextzip.registry import resolve_model_path
+    from contextzip.model_registry import resolve_model_path
 
     with open(os.path.join(path, STUDENT_CONFIG), encoding="utf-8") as f:
         config = json.load(f)
@@ -216,7 +216,7 @@ class TokenKeepScorer:
     def warm_up(self) -> None:
         if self._model is not None:
             return
-        from contextzip.registry import resolve_model_path
+        from contextzip.model_registry import resolve_model_path
 
         path = resolve_model_path(self.model_name_or_path)
         self.is_student = os.path.exists(os.path.join(path, STUDENT_CONFIG))

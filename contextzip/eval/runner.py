@@ -11,7 +11,8 @@ from typing import Any
 
 from contextzip.compressors.base import BaseCompressor
 from contextzip.eval.datasets import EvalExample, load_dataset
-from contextzip.eval.metrics import answer_word_recall, contains_answer, percentile, rouge_l, token_f1
+from contextzip.eval.metrics import answer_word_recall, contains_answer, rouge_l, token_f1
+from contextzip.stats import percentile
 from contextzip.eval.readers import Reader, ReaderPrompt, get_reader
 from contextzip.registry import load_compressor
 from contextzip.types import CompressionResult, DocumentStatus
@@ -88,8 +89,8 @@ def summarize(records: Sequence[ExampleRecord], compressor: BaseCompressor) -> d
         "mean_tokens_saved": statistics.fmean(r.result.tokens_saved for r in records) if records else None,
         "budget_violations": int(violations),
         "under_95_percent_of_budget": int(under),
-        "p50_ms": percentile(latencies, 50),
-        "p95_ms": percentile(latencies, 95),
+        "p50_ms": percentile(latencies, 0.5),
+        "p95_ms": percentile(latencies, 0.95),
         "mean_latency_ms": statistics.fmean(latencies) if latencies else None,
         "tokens_per_second": original / total_seconds if total_seconds > 0 else None,
     }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from contextzip.compressors.pipeline import CoarseToFineCompressor
-from contextzip.registry import load_compressor, model_available
+from contextzip.model_registry import model_available
+from contextzip.registry import load_compressor
 
 needs_student = pytest.mark.skipif(not model_available("contextzip-token-clf"), reason="student not built")
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from contextzip.compressors.token_classification import TokenClassificationCompressor, TokenKeepScorer
 from contextzip.compressors.token_classification_query import QueryAwareTokenClassificationCompressor
 from contextzip.engine import ScoringEngine
-from contextzip.registry import model_available
+from contextzip.model_registry import model_available
 
 # --- a tiny random XLM-RoBERTa token classifier, built offline ------------------------------------------
 # No XLM-R tokenizer is available offline, so we train a small Unigram tokenizer (Metaspace pre-tokenizer,

@@ -10,7 +10,6 @@ from contextzip.eval.metrics import (
     answer_word_recall,
     contains_answer,
     normalize_answer,
-    percentile,
     rouge_l,
     token_f1,
 )
@@ -67,10 +66,18 @@ def test_answer_word_recall_hand_checked() -> None:
     assert answer_word_recall("x", []) == 0.0
 
 
-def test_percentile() -> None:
-    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
-    assert percentile([5.0], 95) == 5.0
-    assert percentile([], 50) != percentile([], 50)  # NaN
+def test_percentile_matches_numpy() -> None:
+    import numpy as np
+
+    from contextzip.stats import percentile
+
+    values = [3.0, 1.0, 4.0, 1.5, 9.0, 2.6]
+    for q in (0.0, 0.25, 0.5, 0.95, 1.0):
+        assert percentile(values, q) == pytest.approx(float(np.percentile(values, 100 * q)))
+    assert percentile([5.0], 0.95) == 5.0
+    assert percentile([], 0.5) is None
+    with pytest.raises(ValueError, match="q must be in"):
+        percentile([1.0], 50)
 
 
 @given(st.text(max_size=60), st.lists(st.text(max_size=20), min_size=1, max_size=3))
