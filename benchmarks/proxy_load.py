@@ -31,18 +31,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if __package__ in (None, ""):  # run as a file: make `benchmarks.*` importable from the repository root
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.common import ROOT, offline_hub_defaults  # noqa: E402
+
+offline_hub_defaults()
 
 import httpx  # noqa: E402
 from openai import OpenAI  # noqa: E402
 
 from contextzip.integrations.messages import CONTEXT_BLOCK  # noqa: E402
 from contextzip.integrations.server import create_echo_upstream, run_in_thread  # noqa: E402
+from contextzip.stats import percentile  # noqa: E402
 from contextzip.tokens import get_token_counter  # noqa: E402
 
 _PLACES = ["Harwick", "Skarn", "Elmstead", "Brackwater", "Tollin", "Marrow Bay", "Keddle", "Ostby", "Fennick", "Rothe"]
@@ -86,13 +87,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def run_clients(base_url: str, requests: list[list[dict]], concurrency: int, proxied: bool) -> tuple[list[Outcome], float]:
