@@ -34,20 +34,20 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
+if __package__ in (None, ""):  # run as a file: make `benchmarks.*` importable from the repository root
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from benchmarks.common import ROOT, offline_hub_defaults  # noqa: E402
+
+offline_hub_defaults()
 
 from contextzip.eval.datasets import EvalExample, load_dataset  # noqa: E402
 from contextzip.eval.metrics import contains_answer  # noqa: E402
+from contextzip.stats import percentile  # noqa: E402
 
 logger = logging.getLogger("benchmarks.lm_compressors")
 
-DEFAULT_OUT = os.path.join(REPO, "docs", "sections", "lm_compressors.md")
+DEFAULT_OUT = os.path.join(ROOT, "docs", "sections", "lm_compressors.md")
 DEFAULT_CACHE = os.path.join(
     os.environ.get("CONTEXTZIP_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "contextzip"),
     "benchmarks", "lm_compressors.jsonl",
@@ -151,7 +151,7 @@ def perplexity_table(records: list[dict[str, Any]], limit: int | None) -> list[s
                 lines.append(
                     f"| {dataset} | {rate} | {label} | {len(rows)} ({len(answerable)} answerable) | {retention:.3f} | "
                     f"{ratio:.3f} | {sum(r['violation'] for r in rows)} | {statistics.fmean(seconds):.2f} | "
-                    f"{statistics.median(seconds):.2f} |"
+                    f"{percentile(seconds, 0.5):.2f} |"
                 )
     return lines
 
