@@ -23,6 +23,15 @@ def get_compressor(name: str = "query-guided", token_counter: Any = None) -> Bas
         return _DEFAULTS[key]
 
 
+def resolve_compressor(compressor: str | BaseCompressor, token_counter: Any = None) -> BaseCompressor:
+    """``compressor`` itself when it is a compressor instance, else the shared one for that registry name."""
+    if isinstance(compressor, BaseCompressor):
+        return compressor
+    if isinstance(compressor, str):
+        return get_compressor(compressor, token_counter)
+    raise TypeError(f"compressor must be a registry name or a compressor, but got {type(compressor).__name__}")
+
+
 def compress(
     documents: DocumentsInput,
     query: str | None = None,
@@ -52,10 +61,5 @@ def compress(
         >>> result.compressed_tokens <= 8
         True
     """
-    if isinstance(compressor, BaseCompressor):
-        comp = compressor
-    elif isinstance(compressor, str):
-        comp = get_compressor(compressor, token_counter)
-    else:
-        raise TypeError(f"compressor must be a registry name or a compressor, but got {type(compressor).__name__}")
+    comp = resolve_compressor(compressor, token_counter)
     return comp.compress(documents, query, target_tokens=target_tokens, rate=rate)

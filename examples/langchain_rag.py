@@ -3,9 +3,9 @@
     .venv/bin/python examples/langchain_rag.py ["your question"]
 
 retriever (InMemoryVectorStore over examples/corpus.jsonl, MiniLM embeddings) -> ContextZipRetriever (compress to
-a token budget) -> prompt template -> chat model. The model here is langchain-core's FakeListChatModel so the
-example runs with no API key; swap in a real one (for example ``langchain_openai.ChatOpenAI(model="gpt-4o-mini")``)
-and nothing else changes.
+a token budget) -> prompt with a ``<context>`` block -> chat model, wired by ``rag_chain``. The model here is
+langchain-core's FakeListChatModel so the example runs with no API key; swap in a real one (for example
+``langchain_openai.ChatOpenAI(model="gpt-4o-mini")``) and nothing else changes.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from langchain_core.output_parsers import StrOutputParser
-from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import RunnablePassthrough
 from langchain_core.vectorstores import InMemoryVectorStore
 
-from contextzip.integrations.langchain import ContextZipCompressor, ContextZipRetriever
+from contextzip.integrations.langchain import (
+    ContextZipCompressor,
+    ContextZipRetriever,
+    join_documents,
+    rag_chain,
+)
 from contextzip.models import SentenceEmbedder
 from contextzip.tokens import get_token_counter
 
@@ -57,13 +59,8 @@ def main(question: str = "Who was the longest-serving keeper, and when was the l
 
     retriever = ContextZipRetriever(base_retriever=store.as_retriever(search_kwargs={"k": 5}),
                                     compressor=ContextZipCompressor(target_tokens=budget))
-    prompt = ChatPromptTemplate.from_messages([
-        ("system", "Answer from the context only. Say 'not in the context' otherwise."),
-        ("human", "<context>\n{context}\n</context>\n\nQuestion: {question}"),
-    ])
     model = FakeListChatModel(responses=["(a real chat model would answer here)"])
-    chain = ({"context": retriever | (lambda docs: "\n\n".join(d.page_content for d in docs)),
-              "question": RunnablePassthrough()} | prompt | model | StrOutputParser())
+    chain = rag_chain(retriever, model, "Answer from the context only. Say 'not in the context' otherwise.")
 
     docs = retriever.invoke(question)
     counter = get_token_counter()
@@ -71,7 +68,7 @@ def main(question: str = "Who was the longest-serving keeper, and when was the l
     for d in docs:
         stats = d.metadata["contextzip"]
         print(f"  {d.id:<22} {stats['original_tokens']:>4} -> {stats['compressed_tokens']:>4}  {stats['status']}")
-    context = "\n\n".join(d.page_content for d in docs)
+    context = join_documents(docs)
     print(f"Context tokens: {counter.count(context)}\n")
     print("What the chat model receives:")
     answer = chain.invoke(question, config={"callbacks": [ShowPrompt()]})

@@ -1,4 +1,4 @@
-"""LangChain integration: a document compressor and a compressing retriever (langchain-core only).
+"""LangChain integration: a document compressor, a compressing retriever and a RAG chain (langchain-core only).
 
 ::
 
@@ -6,6 +6,7 @@
     retriever = ContextZipRetriever(base_retriever=vectorstore.as_retriever(),
                                     compressor=ContextZipCompressor(target_tokens=500))
     docs = retriever.invoke("Who founded the company?")
+    answer = rag_chain(retriever, chat_model).invoke("Who founded the company?")
 
 All documents of a call are compressed together, to one budget, by one ``compress()`` call; each returned
 ``Document`` keeps its own id and metadata, plus the compression stats under ``metadata["contextzip"]``.
@@ -19,7 +20,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from contextzip.budget import resolve_budget
 from contextzip.errors import missing_dependency
 
 logger = logging.getLogger(__name__)
@@ -32,8 +32,12 @@ try:
     )
     from langchain_core.documents import BaseDocumentCompressor
     from langchain_core.documents import Document as LCDocument
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
     from langchain_core.retrievers import BaseRetriever
-    from langchain_core.runnables import run_in_executor
+    from langchain_core.runnables import Runnable, RunnablePassthrough, run_in_executor
+
+    from contextzip.integrations.documents import METADATA_KEY, CompressionSettings
 
     _IMPORT_ERROR: ImportError | None = None
 except ImportError as exc:  # the classes below then fail at construction with the pip line
@@ -44,44 +48,19 @@ except ImportError as exc:  # the classes below then fail at construction with t
             raise missing_dependency("langchain-core", "langchain") from _IMPORT_ERROR
 
     BaseDocumentCompressor = BaseRetriever = _Missing  # type: ignore[misc,assignment]
+    CompressionSettings = object  # type: ignore[misc,assignment]
+    METADATA_KEY = "contextzip"
     LCDocument = CallbackManagerForRetrieverRun = AsyncCallbackManagerForRetrieverRun = Any  # type: ignore[misc,assignment]
-    Callbacks = Any  # type: ignore[misc,assignment]
-
-METADATA_KEY = "contextzip"
+    Callbacks = Runnable = Any  # type: ignore[misc,assignment]
 
 
-class ContextZipCompressor(BaseDocumentCompressor):
+class ContextZipCompressor(BaseDocumentCompressor, CompressionSettings):
     """Compress retrieved documents to a token budget, keeping each document's identity and metadata.
 
-    Args:
-        target_tokens / rate: the budget for all documents of a call together (exactly one).
-        compressor: a registry name ("query-guided", the default) or a contextzip compressor instance.
-        token_counter: "o200k_base" (default), "cl100k_base" or "hf:<model>" (used with a registry name).
-        metadata_key: where each returned document's compression stats go in its metadata.
-
+    Settings (see :class:`~contextzip.integrations.documents.CompressionSettings`): ``target_tokens`` or
+    ``rate`` (exactly one), ``compressor`` ("query-guided" by default), ``token_counter``, ``metadata_key``.
     The budget covers the documents' ``page_content`` joined by a blank line (how prompts usually join them).
     """
-
-    model_config = {"arbitrary_types_allowed": True}
-
-    target_tokens: int | None = None
-    rate: float | None = None
-    compressor: Any = "query-guided"
-    token_counter: str | None = None
-    metadata_key: str = METADATA_KEY
-
-    def __init__(self, **data: Any) -> None:
-        super().__init__(**data)
-        resolve_budget(1, self.target_tokens, self.rate)
-        from contextzip.integrations.messages import resolve_compressor
-
-        if not isinstance(self.compressor, str):
-            resolve_compressor(self.compressor)  # type check only; names load lazily on first use
-
-    def _compressor(self) -> Any:
-        from contextzip.integrations.messages import resolve_compressor
-
-        return resolve_compressor(self.compressor, self.token_counter)
 
     def compress_documents(
         self,
@@ -90,28 +69,12 @@ class ContextZipCompressor(BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[LCDocument]:
         """Compress ``documents`` for ``query``; returns the kept ones, in input order, with stats in metadata."""
-        from contextzip.types import Document
-
         docs = list(documents)
         if not docs:
             return []
-        inputs = [Document(d.page_content, str(i), d.metadata) for i, d in enumerate(docs)]
-        result = self._compressor().compress(inputs, query or None, target_tokens=self.target_tokens,
-                                             rate=self.rate)
-        out = []
-        for original, dr in zip(docs, result.documents, strict=True):
-            if not dr.text:
-                continue
-            stats = {
-                "status": dr.status.value, "index": dr.index, "original_tokens": dr.original_tokens,
-                "compressed_tokens": dr.compressed_tokens, "score": dr.score,
-                "target_tokens": result.target_tokens, "compressor": result.compressor,
-            }
-            out.append(LCDocument(page_content=dr.text, metadata={**original.metadata, self.metadata_key: stats},
-                                  id=original.id))
-        logger.debug("compressed %d documents: %d -> %d tokens, %d kept", len(docs), result.original_tokens,
-                     result.compressed_tokens, len(out))
-        return out
+        kept = self._compress_texts([d.page_content for d in docs], [d.metadata for d in docs], query)
+        return [LCDocument(page_content=dr.text, metadata={**docs[dr.index].metadata, self.metadata_key: stats},
+                           id=docs[dr.index].id) for dr, stats in kept]
 
     async def acompress_documents(
         self,
@@ -149,3 +112,23 @@ class ContextZipRetriever(BaseRetriever):
         if not docs:
             return []
         return list(await self.compressor.acompress_documents(docs, query, callbacks=run_manager.get_child()))
+
+
+def join_documents(documents: Sequence[LCDocument]) -> str:
+    """The documents' ``page_content`` joined by a blank line: the text a compressor's budget covers."""
+    return "\n\n".join(d.page_content for d in documents)
+
+
+def rag_chain(retriever: Any, model: Any, instructions: str = "Answer from the context only.") -> Runnable:
+    """question -> ``retriever`` -> a prompt with the documents in a ``<context>`` block -> ``model`` -> text.
+
+    The prompt is a system message (``instructions``) and a human turn holding the documents between
+    ``<context>`` tags (the block the chat wrappers and the proxy recognise as context), then ``Question: ...``.
+    Typically ``retriever`` is a :class:`ContextZipRetriever`, so the model sees the compressed documents only.
+    """
+    prompt = ChatPromptTemplate.from_messages([
+        ("system", instructions),
+        ("human", "<context>\n{context}\n</context>\n\nQuestion: {question}"),
+    ])
+    inputs = {"context": retriever | join_documents, "question": RunnablePassthrough()}
+    return inputs | prompt | model | StrOutputParser()

@@ -19,8 +19,12 @@ PARAGRAPHS = [
 QUESTION = "Who was the longest-serving keeper of the Harwick Point lighthouse?"
 
 
-def run_blocked(module: str, code: str) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter where importing ``module`` fails, as if it were not installed."""
+def import_error_without(module: str, setup: str, call: str) -> str:
+    """What ``call`` raises (``"<type> <message>"``) in a fresh interpreter where ``module`` is not installed.
+
+    ``setup`` runs first (typically the contextzip import, which must succeed without ``module``); an empty
+    string means ``call`` raised no ImportError.
+    """
     prelude = textwrap.dedent(f"""
         import sys
         class _Block:
@@ -30,5 +34,7 @@ def run_blocked(module: str, code: str) -> subprocess.CompletedProcess[str]:
                 return None
         sys.meta_path.insert(0, _Block())
     """)
-    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=120)
+    code = f"{setup}\ntry:\n    {call}\nexcept ImportError as exc:\n    print(type(exc).__name__, exc)\n"
+    proc = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout

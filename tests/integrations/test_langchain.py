@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from integration_samples import PARAGRAPHS, QUESTION, run_blocked
+from integration_samples import PARAGRAPHS, QUESTION, import_error_without
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from langchain_core.output_parsers import StrOutputParser
-from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import RunnablePassthrough
 from langchain_core.vectorstores import InMemoryVectorStore
 
-from contextzip.integrations.langchain import ContextZipCompressor, ContextZipRetriever
+from contextzip.integrations.langchain import (
+    ContextZipCompressor,
+    ContextZipRetriever,
+    join_documents,
+    rag_chain,
+)
 
 
 def lc_docs():
@@ -92,19 +94,15 @@ def test_lcel_chain_model_receives_context_within_budget(counter):
     budget = 60
     retriever = ContextZipRetriever(base_retriever=FixedRetriever(documents=lc_docs()),
                                     compressor=ContextZipCompressor(target_tokens=budget, compressor="truncate"))
-    prompt = ChatPromptTemplate.from_messages([
-        ("system", "Answer from the context only."),
-        ("human", "<context>\n{context}\n</context>\n\nQuestion: {question}"),
-    ])
-    model = FakeListChatModel(responses=["Marta Lindqvist"])
-    chain = ({"context": retriever | (lambda docs: "\n\n".join(d.page_content for d in docs)),
-              "question": RunnablePassthrough()} | prompt | model | StrOutputParser())
+    chain = rag_chain(retriever, FakeListChatModel(responses=["Marta Lindqvist"]))
     recorder = Recorder()
     assert chain.invoke(QUESTION, config={"callbacks": [recorder]}) == "Marta Lindqvist"
     human = recorder.prompts[-1]
     context = human.split("<context>\n", 1)[1].split("\n</context>", 1)[0]
     assert 0 < counter.count(context) <= budget
     assert human.endswith(f"Question: {QUESTION}")
+    assert recorder.prompts[0] == "Answer from the context only."
+    assert context == join_documents(retriever.invoke(QUESTION))
     full = counter.count("\n\n".join(PARAGRAPHS))
     assert full > budget  # the chain really had to compress
 
@@ -118,13 +116,6 @@ def test_default_compressor_keeps_the_answer(query_guided, counter):
 
 
 def test_missing_langchain_fails_at_construction_with_pip_line():
-    proc = run_blocked("langchain_core", """
-        from contextzip.integrations.langchain import ContextZipCompressor
-        try:
-            ContextZipCompressor(target_tokens=10)
-        except ImportError as exc:
-            print(type(exc).__name__, exc)
-    """)
-    assert proc.returncode == 0, proc.stderr
-    assert "pip install 'contextzip[langchain]'" in proc.stdout
-    assert "MissingDependencyError" in proc.stdout
+    error = import_error_without("langchain_core", "from contextzip.integrations.langchain import ContextZipCompressor",
+                                 "ContextZipCompressor(target_tokens=10)")
+    assert "pip install 'contextzip[langchain]'" in error and "MissingDependencyError" in error

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from integration_samples import PARAGRAPHS, QUESTION, run_blocked
+from integration_samples import PARAGRAPHS, QUESTION, import_error_without
 from llama_index.core.schema import MetadataMode, NodeRelationship, NodeWithScore, RelatedNodeInfo, TextNode
 
 from contextzip.integrations.llamaindex import ContextZipPostprocessor
@@ -62,12 +62,6 @@ def test_default_compressor_keeps_the_answer(query_guided, counter):
 
 
 def test_missing_llamaindex_fails_at_construction_with_pip_line():
-    proc = run_blocked("llama_index", """
-        from contextzip.integrations.llamaindex import ContextZipPostprocessor
-        try:
-            ContextZipPostprocessor(target_tokens=10)
-        except ImportError as exc:
-            print(type(exc).__name__, exc)
-    """)
-    assert proc.returncode == 0, proc.stderr
-    assert "pip install 'contextzip[llamaindex]'" in proc.stdout
+    error = import_error_without("llama_index", "from contextzip.integrations.llamaindex import ContextZipPostprocessor",
+                                 "ContextZipPostprocessor(target_tokens=10)")
+    assert "pip install 'contextzip[llamaindex]'" in error
