@@ -19,13 +19,20 @@ import json
 import logging
 import os
 import platform
+import sys
 import time
 
-import numpy as np
+if __package__ in (None, ""):  # run as a file: make `benchmarks.*` and `training.*` importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from contextzip.compressors.token_classification import TokenClassificationCompressor
-from contextzip.engine import ScoringEngine
-from contextzip.tokens import get_token_counter
+from benchmarks.common import offline_hub_defaults  # noqa: E402
+
+offline_hub_defaults()
+
+import numpy as np  # noqa: E402
+
+from contextzip.compressors.token_classification import TokenClassificationCompressor  # noqa: E402
+from contextzip.tokens import get_token_counter  # noqa: E402
 
 
 def load_texts(n: int, data_dir: str) -> list[str]:
@@ -45,33 +52,13 @@ def best_of(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
     return min(times)
 
 
-def teacher_seconds(texts: list[str]) -> float:
-    import torch
+def teacher_seconds(texts: list[str], max_tokens: int = 2048) -> float:
+    """Seconds for the teacher's self-information of ``texts``, computed as training does (after a warm-up)."""
+    from training.label_teacher import self_information
 
-    from contextzip.causal_lm import load_causal_lm
-
-    engine = ScoringEngine(batch_size=16, max_batch_tokens=4096)
-    tokenizer, model = load_causal_lm("smollm2-135m", engine)
-    enc = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=2048)["input_ids"]
-
-    def collate(batch: list[int]) -> dict:
-        width = max(len(enc[i]) for i in batch)
-        x = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
-        m = torch.zeros((len(batch), width), dtype=torch.long)
-        for r, i in enumerate(batch):
-            x[r, : len(enc[i])] = torch.tensor(enc[i])
-            m[r, : len(enc[i])] = 1
-        return {"input_ids": x, "attention_mask": m}
-
-    def forward(t: dict) -> torch.Tensor:
-        logits = model(input_ids=t["input_ids"], attention_mask=t["attention_mask"]).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], dim=-1)
-        return -logp.gather(-1, t["input_ids"][:, 1:, None]).squeeze(-1)
-
-    collate_all = list(range(len(enc)))
-    engine.run(collate_all[:2], lengths=[len(enc[i]) for i in collate_all[:2]], collate=collate, forward=forward)
+    self_information(texts[:2], max_tokens)  # loads SmolLM2, untimed
     start = time.perf_counter()
-    engine.run(collate_all, lengths=[len(x) for x in enc], collate=collate, forward=forward)
+    self_information(texts, max_tokens)
     return time.perf_counter() - start
 
 
