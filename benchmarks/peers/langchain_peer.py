@@ -87,35 +87,29 @@ class LangChainEmbeddingsFilterPeer(PeerCompressor):
                  chunk_overlap: int = 0, separator: str = ". ", redundant_filter: bool = True,
                  embeddings: Any = None) -> None:
         super().__init__(token_counter)
-        if chunk_size <= 0:
-            raise ValueError(f"chunk_size must be > 0, but got {chunk_size}")
-        self.chunk_size = chunk_size
-        self.chunk_overlap = chunk_overlap
-        self.chunk_separator = separator
+        self._lc = _import_langchain()  # a missing LangChain fails here, with the pip line
+        # The splitter checks its own settings: chunk_size > 0 and 0 <= chunk_overlap <= chunk_size.
+        self._splitter = self._lc["CharacterTextSplitter"](chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+                                                           separator=separator)
         self.redundant_filter = redundant_filter
         self._embeddings = embeddings
-        self._lc: dict[str, Any] | None = None
         self._pipeline: Any = None
 
     def warm_up(self) -> None:
         if self._pipeline is not None:
             return
-        lc = _import_langchain()
+        lc = self._lc
         embeddings = self._embeddings if self._embeddings is not None else minilm_embeddings()
-        splitter = lc["CharacterTextSplitter"](chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap,
-                                               separator=self.chunk_separator)
-        transformers: list[Any] = [splitter]
+        transformers: list[Any] = [self._splitter]
         if self.redundant_filter:
             transformers.append(lc["EmbeddingsRedundantFilter"](embeddings=embeddings))
         # k large = every chunk, ranked by similarity to the query; the budget decides how many survive.
         transformers.append(lc["EmbeddingsFilter"](embeddings=embeddings, k=1_000_000, similarity_threshold=None))
         self._pipeline = lc["DocumentCompressorPipeline"](transformers=transformers)
-        self._lc = lc
 
     def ranked_chunks(self, documents: Sequence[Document], question: str) -> list[str]:
         """LangChain's output: chunks of ``documents``, most similar to ``question`` first."""
         self.warm_up()
-        assert self._lc is not None
         lc_docs = [self._lc["LCDocument"](page_content=d.text, metadata={"id": d.id}) for d in documents
                    if d.text.strip()]
         return [d.page_content for d in self._pipeline.compress_documents(lc_docs, question)]
