@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,39 +13,12 @@ from contextzip.cli import cli
 READER_KEYS = ("reader_accuracy", "reader_f1", "closed_book_reader_accuracy", "full_context_reader_accuracy")
 
 
-@pytest.fixture
-def local_openai() -> Iterator[str]:
-    """An OpenAI-compatible endpoint on 127.0.0.1 that always answers "Wilhelm Conrad Röntgen"."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            payload = json.dumps({
-                "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Wilhelm Conrad Röntgen"}}],
-            }).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def test_eval_with_openai_reader(data_dir, local_openai: str) -> None:
+def test_eval_with_openai_reader(data_dir, chat_server: Any) -> None:
+    chat_server.reply = "Wilhelm Conrad Röntgen"
     result = CliRunner().invoke(
         cli, ["eval", "--dataset", "nq", "--compressor", "truncate", "--rate", "0.5", "--reader", "openai:test",
               "--limit", "3", "--reader-limit", "2", "--json", "--data-dir", str(data_dir)],
-        env={"OPENAI_BASE_URL": local_openai, "OPENAI_API_KEY": "k"},
+        env={"OPENAI_BASE_URL": chat_server.base_url, "OPENAI_API_KEY": "k"},
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)  # progress bars go to stderr

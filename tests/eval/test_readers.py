@@ -1,11 +1,8 @@
-"""Readers: prompts, reply cleaning, the OpenAI reader against a local test server, SmolLM2 (slow)."""
+"""Readers: prompts, reply cleaning, the OpenAI reader against a local test server (``chat_server`` in
+tests/conftest.py), SmolLM2 (slow)."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -18,52 +15,6 @@ from contextzip.eval.readers import (
     clean_reply,
     get_reader,
 )
-
-
-class _ChatServer:
-    """A tiny OpenAI-compatible /v1/chat/completions endpoint on 127.0.0.1 that records requests."""
-
-    def __init__(self, reply: str = "Paris") -> None:
-        self.reply = reply
-        self.requests: list[dict[str, Any]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-                payload = json.dumps({
-                    "id": "cmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": server.reply}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                }).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> _ChatServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def chat_server() -> Iterator[_ChatServer]:
-    with _ChatServer(" Answer: Paris\nbecause it is the capital") as server:
-        yield server
 
 
 def test_prompt_messages() -> None:
@@ -98,7 +49,8 @@ def test_smollm2_reader_validates() -> None:
         SmolLM2Reader(max_new_tokens=0)
 
 
-def test_openai_reader_against_local_server(chat_server: _ChatServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_openai_reader_against_local_server(chat_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    chat_server.reply = " Answer: Paris\nbecause it is the capital"
     monkeypatch.setenv("OPENAI_BASE_URL", chat_server.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     reader = get_reader("openai:tiny-model")
