@@ -16,31 +16,21 @@ removed; kept ones keep their title, citations setting and cache control.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from contextzip.compressors.base import BaseCompressor, DocumentsInput
-from contextzip.integrations.messages import (
-    CompressedMessages,
-    CompressingEndpoint,
-    client_defaults,
-    compress_chat,
-)
+from contextzip.integrations.endpoint import CompressingClient, CompressingEndpoint
+from contextzip.integrations.messages import ChatOptions, CompressedMessages, compress_chat
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 def compress_messages(
     messages: Sequence[Mapping[str, Any]],
     *,
     system: str | Sequence[Mapping[str, Any]] | None = None,
-    target_tokens: int | None = None,
-    rate: float | None = None,
-    query: str | None = None,
-    documents: DocumentsInput | None = None,
-    compressor: str | BaseCompressor = "query-guided",
-    token_counter: str | None = None,
+    **options: Unpack[ChatOptions],
 ) -> CompressedMessages:
     """Compress the context in Anthropic ``messages`` (and ``system``) to ``target_tokens`` or ``rate``.
 
@@ -50,8 +40,7 @@ def compress_messages(
     if system is not None and not isinstance(system, (str, list, tuple)):
         raise TypeError(f"system must be a str or a list of text blocks, but got {type(system).__name__}")
     return compress_chat(messages, format="anthropic", system=list(system) if isinstance(system, tuple) else system,
-                         target_tokens=target_tokens, rate=rate, query=query, documents=documents,
-                         compressor=compressor, token_counter=token_counter)
+                         **options)
 
 
 class _Messages(CompressingEndpoint):
@@ -63,32 +52,17 @@ class _Messages(CompressingEndpoint):
         return out, prepared
 
 
-class CompressingAnthropic:
-    """An ``Anthropic`` / ``AsyncAnthropic`` client whose ``messages.create`` compresses context first."""
+class CompressingAnthropic(CompressingClient):
+    """An ``Anthropic`` / ``AsyncAnthropic`` client whose ``messages.create`` compresses context first.
 
-    def __init__(
-        self,
-        client: Any,
-        *,
-        target_tokens: int | None = None,
-        rate: float | None = None,
-        compressor: str | BaseCompressor = "query-guided",
-        token_counter: str | None = None,
-        on_compression: Callable[[CompressedMessages], None] | None = None,
-    ) -> None:
-        if not hasattr(client, "messages") or not hasattr(client.messages, "create"):
-            raise TypeError(f"client must be an anthropic.Anthropic or AsyncAnthropic client, but got "
-                            f"{type(client).__name__}")
-        self._defaults = client_defaults(target_tokens, rate, compressor, token_counter, on_compression)
-        self._client = client
-        self._on_compression = on_compression
-        self.messages = _Messages(client.messages, self._defaults, on_compression)
+    Arguments: see :class:`~contextzip.integrations.endpoint.CompressingClient`.
+    """
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
+    endpoint_path = ("messages",)
+    endpoint_class = _Messages
+    expected = "an anthropic.Anthropic or AsyncAnthropic client"
 
 
 def wrap_anthropic(client: Any, **options: Any) -> CompressingAnthropic:
     """Wrap an ``anthropic.Anthropic`` or ``AsyncAnthropic`` client; see :class:`CompressingAnthropic`."""
     return CompressingAnthropic(client, **options)
-

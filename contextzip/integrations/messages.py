@@ -17,15 +17,14 @@ mutated: the result holds new ones, plus the :class:`~contextzip.CompressionResu
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import inspect
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
+from contextzip.api import resolve_compressor
 from contextzip.budget import resolve_budget
 from contextzip.compressors.base import BaseCompressor, DocumentsInput, as_documents
 from contextzip.segment import split_paragraphs
@@ -326,22 +325,46 @@ class CompressedMessages:
         }
 
 
-def resolve_compressor(compressor: str | BaseCompressor, token_counter: str | None = None) -> BaseCompressor:
-    from contextzip.api import get_compressor
-
-    if isinstance(compressor, BaseCompressor):
-        return compressor
-    if isinstance(compressor, str):
-        return get_compressor(compressor, token_counter)
-    raise TypeError(f"compressor must be a registry name or a compressor, but got {type(compressor).__name__}")
-
-
 def finish(context: MessageContext, result: CompressionResult | None, counter: TokenCounter) -> CompressedMessages:
     """Put ``result`` (for ``context``) back into new messages and count what changed."""
     messages, system = context.rebuild(result)
     before = count_prompt_tokens(context.messages, counter, context.system)
     after = count_prompt_tokens(messages, counter, system) if result is not None else before
     return CompressedMessages(messages, result, context.query, before, after, system)
+
+
+class ChatOptions(TypedDict, total=False):
+    """The options of one chat compression: a wrapper's defaults, a ``contextzip={...}`` field, or keywords.
+
+    - ``target_tokens`` / ``rate``: the budget for all the context together (exactly one);
+    - ``query``: what the context should answer; defaults to the last user turn's own text;
+    - ``documents``: documents to compress and insert, as a ``<context>`` block, at the start of the last user
+      turn;
+    - ``compressor``: a registry name or a compressor instance (default ``"query-guided"``);
+    - ``token_counter``: "o200k_base" (default), "cl100k_base" or "hf:<model>".
+    """
+
+    target_tokens: int | None
+    rate: float | None
+    query: str | None
+    documents: DocumentsInput | None
+    compressor: str | BaseCompressor
+    token_counter: str | None
+
+
+OPTION_KEYS = tuple(ChatOptions.__annotations__)
+
+
+def check_options(options: Any, allowed: Sequence[str] = OPTION_KEYS) -> dict[str, Any]:
+    """A copy of a ``contextzip`` options field (``None`` = no options), checked to be a dict of known names."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(f"contextzip options must be an object (a dict), but got {type(options).__name__}")
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"contextzip options must be among {list(allowed)}, but got {unknown}")
+    return dict(options)
 
 
 def compress_chat(
@@ -356,7 +379,10 @@ def compress_chat(
     compressor: str | BaseCompressor = "query-guided",
     token_counter: str | None = None,
 ) -> CompressedMessages:
-    """Compress the context of a conversation to ``target_tokens`` (or ``rate``); see the module docstring."""
+    """Compress the context of a conversation (``format`` "openai" or "anthropic", with Anthropic's ``system``).
+
+    The other arguments are :class:`ChatOptions`; what counts as context is in the module docstring.
+    """
     resolve_budget(1, target_tokens, rate)  # validate before any work
     context = find_context(messages, format=format, system=system, documents=documents, query=query)
     comp = resolve_compressor(compressor, token_counter)
@@ -366,78 +392,3 @@ def compress_chat(
         logger.debug("context %d -> %d tokens (budget %d)", result.original_tokens, result.compressed_tokens,
                      result.target_tokens)
     return finish(context, result, comp.token_counter)
-
-
-OPTION_KEYS = ("target_tokens", "rate", "query", "documents", "compressor", "token_counter")
-
-
-def merge_options(defaults: Mapping[str, Any], overrides: Any) -> dict[str, Any]:
-    """A wrapper's defaults updated with per-call ``contextzip={...}`` options (a per-call budget replaces both
-    default budget fields)."""
-    overrides = overrides or {}
-    if not isinstance(overrides, Mapping):
-        raise TypeError(f"contextzip must be a dict of options, but got {type(overrides).__name__}")
-    unknown = sorted(set(overrides) - set(OPTION_KEYS))
-    if unknown:
-        raise ValueError(f"contextzip options must be among {list(OPTION_KEYS)}, but got {unknown}")
-    options = {**defaults, **overrides}
-    if "target_tokens" in overrides or "rate" in overrides:
-        options["target_tokens"] = overrides.get("target_tokens")
-        options["rate"] = overrides.get("rate")
-    return options
-
-
-
-def client_defaults(
-    target_tokens: int | None,
-    rate: float | None,
-    compressor: str | BaseCompressor,
-    token_counter: str | None,
-    on_compression: Callable[[CompressedMessages], None] | None,
-) -> dict[str, Any]:
-    """Validate a wrapped client's default options (budget, callback) and return them for ``merge_options``."""
-    resolve_budget(1, target_tokens, rate)
-    if on_compression is not None and not callable(on_compression):
-        raise TypeError(f"on_compression must be callable, but got {type(on_compression).__name__}")
-    return {"target_tokens": target_tokens, "rate": rate, "compressor": compressor, "token_counter": token_counter}
-
-
-class CompressingEndpoint:
-    """An SDK endpoint (``chat.completions``, ``messages``) whose ``create`` compresses the context first.
-
-    Sync and async clients alike: for an async endpoint, ``create`` compresses in a worker thread and awaits the
-    wrapped call. Subclasses say how one request's messages are compressed and rebuilt (``_compress``).
-    """
-
-    def __init__(self, inner: Any, defaults: Mapping[str, Any],
-                 on_compression: Callable[[CompressedMessages], None] | None) -> None:
-        self._inner = inner
-        self._defaults = defaults
-        self._on_compression = on_compression
-        if inspect.iscoroutinefunction(inner.create):
-            self.create = self._acreate  # type: ignore[method-assign]
-
-    def _compress(self, kwargs: dict[str, Any], options: dict[str, Any]) -> tuple[CompressedMessages, dict[str, Any]]:
-        """The compressed messages and the keyword arguments to send on."""
-        raise NotImplementedError
-
-    def _prepare(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        options = merge_options(self._defaults, kwargs.pop("contextzip", None))
-        if "messages" not in kwargs:
-            raise TypeError("create() needs messages=")
-        out, prepared = self._compress(kwargs, options)
-        logger.debug("contextzip: prompt %d -> %d tokens", out.prompt_tokens_before, out.prompt_tokens_after)
-        if self._on_compression is not None:
-            self._on_compression(out)
-        return prepared
-
-    def create(self, **kwargs: Any) -> Any:
-        """``create`` with the context compressed first; ``contextzip={...}`` overrides the options per call."""
-        return self._inner.create(**self._prepare(kwargs))
-
-    async def _acreate(self, **kwargs: Any) -> Any:
-        prepared = await asyncio.to_thread(self._prepare, kwargs)
-        return await self._inner.create(**prepared)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)

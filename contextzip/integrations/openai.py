@@ -15,47 +15,29 @@ user's question). The wrapper needs no import of ``openai`` itself: it wraps the
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from contextzip.compressors.base import BaseCompressor, DocumentsInput
-from contextzip.integrations.messages import (
-    CompressedMessages,
-    CompressingEndpoint,
-    client_defaults,
-    compress_chat,
-)
+from contextzip.integrations.endpoint import CompressingClient, CompressingEndpoint
+from contextzip.integrations.messages import ChatOptions, CompressedMessages, compress_chat
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
-def compress_messages(
-    messages: Sequence[Mapping[str, Any]],
-    *,
-    target_tokens: int | None = None,
-    rate: float | None = None,
-    query: str | None = None,
-    documents: DocumentsInput | None = None,
-    compressor: str | BaseCompressor = "query-guided",
-    token_counter: str | None = None,
-) -> CompressedMessages:
+def compress_messages(messages: Sequence[Mapping[str, Any]], **options: Unpack[ChatOptions]) -> CompressedMessages:
     """Compress the context in OpenAI chat ``messages`` to ``target_tokens`` (or ``rate`` of its tokens).
 
     Args:
         messages: ``[{"role": ..., "content": str | [parts]}, ...]``; never mutated.
-        target_tokens / rate: the budget for all the context together (exactly one).
-        query: what the context should answer; defaults to the last user turn's own text.
-        documents: documents to compress and insert, as a ``<context>`` block, at the start of the last user turn.
-        compressor: a registry name or a compressor instance.
-        token_counter: "o200k_base" (default), "cl100k_base" or "hf:<model>".
+        **options: :class:`~contextzip.integrations.messages.ChatOptions`: ``target_tokens`` or ``rate``
+            (exactly one), ``query``, ``documents``, ``compressor``, ``token_counter``.
 
     Returns:
         :class:`~contextzip.integrations.messages.CompressedMessages`: ``.messages`` to send, ``.result``
         (the :class:`~contextzip.CompressionResult`, ``None`` when there was no context) and token counts.
     """
-    return compress_chat(messages, format="openai", target_tokens=target_tokens, rate=rate, query=query,
-                         documents=documents, compressor=compressor, token_counter=token_counter)
+    return compress_chat(messages, format="openai", **options)
 
 
 class _Completions(CompressingEndpoint):
@@ -64,43 +46,16 @@ class _Completions(CompressingEndpoint):
         return out, {**kwargs, "messages": out.messages}
 
 
-class _Chat:
-    def __init__(self, owner: CompressingOpenAI) -> None:
-        self._inner = owner._client.chat
-        self.completions = _Completions(owner._client.chat.completions, owner._defaults, owner._on_compression)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-class CompressingOpenAI:
+class CompressingOpenAI(CompressingClient):
     """An ``OpenAI`` / ``AsyncOpenAI`` client whose ``chat.completions.create`` compresses context first.
 
-    Everything else is the wrapped client's own (``client.models.list()``, ``client.embeddings`` ...).
+    Everything else is the wrapped client's own (``client.models.list()``, ``client.embeddings`` ...). Arguments:
+    see :class:`~contextzip.integrations.endpoint.CompressingClient`.
     """
 
-    def __init__(
-        self,
-        client: Any,
-        *,
-        target_tokens: int | None = None,
-        rate: float | None = None,
-        compressor: str | BaseCompressor = "query-guided",
-        token_counter: str | None = None,
-        on_compression: Callable[[CompressedMessages], None] | None = None,
-    ) -> None:
-        if not hasattr(client, "chat") or not hasattr(client.chat, "completions"):
-            raise TypeError(f"client must be an openai.OpenAI or AsyncOpenAI client, but got {type(client).__name__}")
-        self._defaults = client_defaults(target_tokens, rate, compressor, token_counter, on_compression)
-        self._client = client
-        self._on_compression = on_compression
-        self.chat = _Chat(self)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def __repr__(self) -> str:
-        return f"CompressingOpenAI({self._client!r}, {self._defaults})"
+    endpoint_path = ("chat", "completions")
+    endpoint_class = _Completions
+    expected = "an openai.OpenAI or AsyncOpenAI client"
 
 
 def wrap_openai(client: Any, **options: Any) -> CompressingOpenAI:

@@ -37,6 +37,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from contextzip.api import resolve_compressor
 from contextzip.budget import resolve_budget
 from contextzip.errors import ContextZipError, ModelNotAvailableError, missing_dependency
 from contextzip.integrations.messages import (
@@ -44,7 +45,6 @@ from contextzip.integrations.messages import (
     MessageContext,
     find_context,
     finish,
-    resolve_compressor,
 )
 
 try:
