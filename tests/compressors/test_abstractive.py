@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,21 +9,12 @@ from hypothesis import strategies as st
 from contextzip.compressors.abstractive import AbstractiveCompressor, content_terms, faithfulness
 from contextzip.eval.metrics import contains_answer
 
-_spec = importlib.util.spec_from_file_location("_tiny_lm", pathlib.Path(__file__).parents[1] / "test_causal_lm.py")
-_tiny_lm = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
-_spec.loader.exec_module(_tiny_lm)  # type: ignore[union-attr]
-
 DOCS = [
     "The first Nobel Prize in Physics was awarded in 1901 to Wilhelm Conrad Röntgen, of Germany, who received "
     "150,782 SEK. John Bardeen is the only laureate to win the prize twice, in 1956 and 1972.",
     "Paris is the capital and most populous city of France.",
 ]
 QUESTION = "Who got the first Nobel prize in physics?"
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):  # type: ignore[no-untyped-def]
-    return _tiny_lm.build_tiny_models(tmp_path_factory.mktemp("tiny-lm"))
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +41,8 @@ def test_faithfulness_is_a_share(text: str) -> None:
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["causal", "seq2seq"])
-def test_writes_within_budget_and_reports_faithfulness(tiny, embedder, counter, which) -> None:  # type: ignore[no-untyped-def]
-    compressor = AbstractiveCompressor(tiny[which], embedder=embedder, device="cpu", dtype="float32",
+def test_writes_within_budget_and_reports_faithfulness(tiny_lms, embedder, counter, which) -> None:  # type: ignore[no-untyped-def]
+    compressor = AbstractiveCompressor(tiny_lms[which], embedder=embedder, device="cpu", dtype="float32",
                                        min_faithfulness=None, max_new_tokens=12)
     results = compressor.compress_batch([(QUESTION, DOCS), (None, DOCS)], target_tokens=5)
     for res in results:
@@ -64,16 +52,16 @@ def test_writes_within_budget_and_reports_faithfulness(tiny, embedder, counter, 
     assert compressor.generator.is_seq2seq == bool(which)
 
 
-def test_faithfulness_filter_drops_invented_sentences(tiny, embedder) -> None:  # type: ignore[no-untyped-def]
-    compressor = AbstractiveCompressor(tiny[0], embedder=embedder, device="cpu", dtype="float32", min_faithfulness=1.0)
+def test_faithfulness_filter_drops_invented_sentences(tiny_lms, embedder) -> None:  # type: ignore[no-untyped-def]
+    compressor = AbstractiveCompressor(tiny_lms[0], embedder=embedder, device="cpu", dtype="float32", min_faithfulness=1.0)
     out = compressor._finalize(compressor._prepare(QUESTION, DOCS, 40, None),
                                "Röntgen was awarded the prize in 1901. The Moon is made of cheese.", 0.9)
     assert out.text == "Röntgen was awarded the prize in 1901." and out.extra["faithfulness"] == 1.0
     assert out.extra["dropped_sentences"] == 1 and out.document_texts[0] == out.text and out.document_texts[1] == ""
 
 
-def test_selective_augmentation_returns_empty_context(tiny, embedder) -> None:  # type: ignore[no-untyped-def]
-    compressor = AbstractiveCompressor(tiny[0], embedder=embedder, device="cpu", dtype="float32")
+def test_selective_augmentation_returns_empty_context(tiny_lms, embedder) -> None:  # type: ignore[no-untyped-def]
+    compressor = AbstractiveCompressor(tiny_lms[0], embedder=embedder, device="cpu", dtype="float32")
     res = compressor.compress(DOCS[1:], "Which film won the Academy Award for Best Picture in 1994?", target_tokens=5)
     assert res.text == "" and res.extra["selective_augmentation"] is True
     assert "do not bear on the question" in res.under_budget_reason
@@ -82,9 +70,9 @@ def test_selective_augmentation_returns_empty_context(tiny, embedder) -> None:  
 
 @pytest.mark.parametrize("kwargs", [{"relevance_threshold": 2.0}, {"min_faithfulness": -0.1},
                                     {"max_source_tokens": 0}, {"max_new_tokens": 0}])
-def test_invalid_options(tiny, kwargs) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_options(tiny_lms, kwargs) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=next(iter(kwargs))):
-        AbstractiveCompressor(tiny[0], **kwargs)
+        AbstractiveCompressor(tiny_lms[0], **kwargs)
 
 
 def _nq_pairs(data_dir, n):  # type: ignore[no-untyped-def]
@@ -95,12 +83,12 @@ def _nq_pairs(data_dir, n):  # type: ignore[no-untyped-def]
     return [(ex, examples[(k + half) % len(examples)]) for k, ex in enumerate(examples[:n])]
 
 
-def test_nq_gate_is_empty_for_unrelated_passages(tiny, embedder, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_nq_gate_is_empty_for_unrelated_passages(tiny_lms, embedder, data_dir) -> None:  # type: ignore[no-untyped-def]
     """Selective augmentation on NQ: unrelated passage -> empty >= 80%; gold passage passes the gate."""
     from contextzip.compressors.base import CompressionRequest
     from contextzip.tokens import get_token_counter
 
-    compressor = AbstractiveCompressor(tiny[0], embedder=embedder, device="cpu")
+    compressor = AbstractiveCompressor(tiny_lms[0], embedder=embedder, device="cpu")
     counter = get_token_counter()
     pairs = _nq_pairs(data_dir, 40)
 
@@ -126,8 +114,8 @@ def test_nq_smollm2_keeps_the_answer_and_drops_unrelated(embedder, data_dir) -> 
     assert all(r.compressed_tokens <= 64 for r in results)
 
 
-def test_gate_applies_even_within_budget(tiny, embedder) -> None:  # type: ignore[no-untyped-def]
-    compressor = AbstractiveCompressor(tiny[0], embedder=embedder, device="cpu", dtype="float32")
+def test_gate_applies_even_within_budget(tiny_lms, embedder) -> None:  # type: ignore[no-untyped-def]
+    compressor = AbstractiveCompressor(tiny_lms[0], embedder=embedder, device="cpu", dtype="float32")
     off_topic = compressor.compress(DOCS[1:], "Which film won the Academy Award for Best Picture in 1994?",
                                     target_tokens=500)
     assert off_topic.text == "" and off_topic.extra["selective_augmentation"] is True

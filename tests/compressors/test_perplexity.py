@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,10 +16,6 @@ from contextzip.compressors.perplexity import (
 from contextzip.eval.metrics import contains_answer
 from contextzip.types import DocumentStatus
 
-_spec = importlib.util.spec_from_file_location("_tiny_lm", pathlib.Path(__file__).parents[1] / "test_causal_lm.py")
-_tiny_lm = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
-_spec.loader.exec_module(_tiny_lm)  # type: ignore[union-attr]
-
 DOCS = [
     "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France. It is named after the "
     "engineer Gustave Eiffel, whose company designed and built the tower.",
@@ -35,8 +28,8 @@ QUESTION = "Who got the first Nobel prize in physics?"
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):  # type: ignore[no-untyped-def]
-    return _tiny_lm.build_tiny_models(tmp_path_factory.mktemp("tiny-lm"))[0]
+def tiny(tiny_lms):  # type: ignore[no-untyped-def]
+    return tiny_lms[0]  # the causal LM (tests/compressors/conftest.py)
 
 
 def _words_in_order(output: str, source: str) -> bool:
