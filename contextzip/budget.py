@@ -1,11 +1,19 @@
-"""Budgets: validating ``target_tokens`` / ``rate`` and assembling extractive output within a token budget.
+"""Budgets: validating ``target_tokens`` / ``rate``, and the one budget fitter every extractive compressor uses.
 
-Extractive compressors score *units* (sentences, words, ...) and hand them to :func:`assemble`, which works
-coarse to fine: it keeps the best units whole while they fit, prunes a unit that no longer fits to its best
-window (supplied by the compressor: a query-aware window, or the unit's head) when at least ``partial_share`` of
-it can stay, renders everything in original order, and fills leftover budget the same way. The count of the final
-text is verified with the real token counter, so the output never exceeds the budget and, whenever the input is
-larger, uses at least 95% of it.
+A compressor scores *units* (sentences, words, phrases: character spans of its documents) and hands them to
+:func:`fit_budget`, which decides what to keep:
+
+1. units are ranked: forced units first, then by score (ties keep the earlier unit); units under
+   ``min_score`` are never kept;
+2. the largest prefix of the ranking whose rendered text fits is found by bisection on the real token count;
+3. the rest of the ranking is walked once: a unit that still fits whole is added; with a ``window`` function,
+   a unit that does not fit keeps its best window when at least ``partial_share`` of it can stay (the best
+   unit always can);
+4. with a ``window`` function, leftover budget goes to a window of the best unit not kept whole, cut inside a
+   word only if that is what it takes to use 95% of the budget.
+
+Every count is of the rendered text (:mod:`contextzip.render`) with the real token counter, so the output never
+exceeds the budget and, when the input is larger, fills it as far as whole units allow.
 """
 
 from __future__ import annotations
@@ -13,14 +21,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
 
 from contextzip.errors import BudgetError
+from contextzip.render import render_documents
 from contextzip.tokens import TokenCounter, prefix_within
+from contextzip.types import KeptSpan
 
 MIN_BUDGET_USE = 0.95
 
 # (document index, start, end, max_tokens) -> (start, end) of the window to keep, inside [start, end).
 WindowFn = Callable[[int, int, int, int], tuple[int, int]]
+
+__all__ = ["MIN_BUDGET_USE", "Fit", "Unit", "WindowFn", "fit_budget", "head_window", "resolve_budget",
+           "resolve_budgets", "top_within"]
 
 
 def resolve_budget(original_tokens: int, target_tokens: int | None, rate: float | None) -> int:
@@ -31,83 +48,77 @@ def resolve_budget(original_tokens: int, target_tokens: int | None, rate: float 
             f"target_tokens={target_tokens!r} and rate={rate!r}"
         )
     if target_tokens is not None:
-        if isinstance(target_tokens, bool) or not isinstance(target_tokens, int):
+        if isinstance(target_tokens, bool) or not isinstance(target_tokens, Integral):
             raise TypeError(f"target_tokens must be an int, but got {type(target_tokens).__name__}")
         if target_tokens <= 0:
             raise ValueError(f"target_tokens must be > 0, but got {target_tokens}")
-        return target_tokens
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+        return int(target_tokens)
+    if isinstance(rate, bool) or not isinstance(rate, Real):
         raise TypeError(f"rate must be a float, but got {type(rate).__name__}")
     if math.isnan(rate) or not (0.0 < float(rate) <= 1.0):
         raise ValueError(f"rate must be in (0, 1], but got {rate}")
     return max(1, int(math.floor(float(rate) * original_tokens)))
 
 
-@dataclass
+def _per_item(value: Any, n: int, name: str) -> list[Any]:
+    if value is None or isinstance(value, (Real, bool)) or not isinstance(value, (Sequence, np.ndarray)):
+        return [value] * n
+    if isinstance(value, str):
+        raise TypeError(f"{name} must be a number or a sequence of numbers, but got str")
+    values = list(value)
+    if len(values) != n:
+        raise ValueError(f"{name} has {len(values)} values for {n} items: give one per item, or one for all")
+    return values
+
+
+def resolve_budgets(original_tokens: Sequence[int], target_tokens: Any, rate: Any) -> list[int]:
+    """Budgets for many items: ``target_tokens`` / ``rate`` may each be one value for all items or a sequence
+    with one per item (``None`` entries allowed where the other gives a value)."""
+    n = len(original_tokens)
+    targets = _per_item(target_tokens, n, "target_tokens")
+    rates = _per_item(rate, n, "rate")
+    return [resolve_budget(o, t, r) for o, t, r in zip(original_tokens, targets, rates, strict=True)]
+
+
+@dataclass(frozen=True)
 class Unit:
-    """A scored extractive unit: ``text == doc_texts[doc][start:end]``."""
+    """An extractive unit: ``doc_texts[doc][start:end]``."""
 
     doc: int
     start: int
     end: int
-    score: float
-    tokens: int = 0
 
 
-@dataclass
-class Assembly:
+@dataclass(frozen=True)
+class Fit:
+    """What :func:`fit_budget` kept: the rendered text, its real token count, each document's text, whether
+    each document was kept whole, the kept spans and the score of the weakest unit in the kept prefix."""
+
     text: str
     tokens: int
-    doc_texts: list[str]          # compressed text per document ("" when dropped)
-    doc_full: list[bool]          # every unit of the document kept whole
-    kept_units: list[tuple[int, int, int]]  # (doc, start, end) of what was kept, windows included
+    doc_texts: list[str]
+    doc_full: list[bool]
+    kept: tuple[KeptSpan, ...]
+    threshold: float | None
 
 
-@dataclass
-class _Piece:
-    unit: int
-    start: int
-    end: int
-    tokens: int
-
-    def whole(self, units: Sequence[Unit]) -> bool:
-        u = units[self.unit]
-        return self.start == u.start and self.end == u.end
-
-
-_CONTEXT_SLACK = 2  # tokens a joined piece may save against its own count
-
-
-def render_spans(source: str, pieces: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
-    """Join kept pieces (sorted source spans) in source order; adjacent pieces keep the whitespace between them,
-    others are joined by one space (or a line break when one was dropped). Also returns where each piece lies in
-    the joined text."""
-    out: list[str] = []
-    where: list[tuple[int, int]] = []
-    prev_end, length = None, 0
-    for start, end in pieces:
-        if prev_end is not None:
-            gap = source[prev_end:start]
-            joint = gap if gap.strip() == "" else ("\n" if "\n" in gap else " ")  # contiguous: as in the source
-            out.append(joint)
-            length += len(joint)
-        out.append(source[start:end])
-        where.append((length, length + end - start))
-        length += end - start
-        prev_end = end
-    return "".join(out), where
-
-
-def render(doc_texts: Sequence[str], kept: dict[int, list[tuple[int, int]]], separator: str) -> tuple[str, list[str]]:
-    per_doc = []
-    for d, source in enumerate(doc_texts):
-        pieces = sorted(kept.get(d, []))
-        per_doc.append(render_spans(source, pieces)[0] if pieces else "")
-    return separator.join(t for t in per_doc if t), per_doc
+def top_within(costs: Sequence[int], scores: np.ndarray, limit: int, min_score: float | None = None) -> list[int]:
+    """A soft pre-selection (coarse-to-fine's coarse step): the best units, by score, whose estimated ``costs``
+    add up to at most ``limit``, in their original order. The budget itself is always :func:`fit_budget`'s."""
+    score = np.asarray(scores, dtype=np.float64)
+    order = np.lexsort((np.arange(len(score)), -score))
+    chosen, used = [], 0
+    for k in order.tolist():
+        if min_score is not None and score[k] < min_score:
+            continue
+        if used + costs[k] <= limit:
+            chosen.append(k)
+            used += costs[k]
+    return sorted(chosen)
 
 
 def head_window(doc_texts: Sequence[str], counter: TokenCounter, word_boundary: bool = True) -> WindowFn:
-    """The default window: the head of the unit that fits."""
+    """A window function that keeps the head of a unit."""
 
     def window(doc: int, start: int, end: int, max_tokens: int) -> tuple[int, int]:
         head = prefix_within(doc_texts[doc][start:end], max_tokens, counter, word_boundary=word_boundary)
@@ -116,140 +127,155 @@ def head_window(doc_texts: Sequence[str], counter: TokenCounter, word_boundary: 
     return window
 
 
-def assemble(
+_CONTEXT_SLACK = 2  # tokens a joined piece may save against its own count
+
+
+class _Fitter:
+    """The state of one :func:`fit_budget` call: pieces kept so far (unit, start, end) and their rendering."""
+
+    def __init__(self, doc_texts: Sequence[str], units: Sequence[Unit], budget: int, counter: TokenCounter,
+                 separator: str, doc_order: Sequence[int] | None) -> None:
+        self.doc_texts, self.units, self.budget = doc_texts, units, budget
+        self.counter, self.separator, self.doc_order = counter, separator, doc_order
+        self.pieces: list[tuple[int, int, int]] = []
+        self.text, self.per_doc, self.n = "", [""] * len(doc_texts), 0
+
+    def render(self, pieces: Sequence[tuple[int, int, int]]) -> tuple[str, list[str], int]:
+        kept: dict[int, list[tuple[int, int]]] = {}
+        for i, s, e in pieces:
+            kept.setdefault(self.units[i].doc, []).append((s, e))
+        text, per_doc = render_documents(self.doc_texts, kept, self.separator, self.doc_order)
+        return text, per_doc, self.counter.count(text)
+
+    def accept(self, pieces: list[tuple[int, int, int]], rendered: tuple[str, list[str], int]) -> None:
+        self.pieces = pieces
+        self.text, self.per_doc, self.n = rendered
+
+    def try_add(self, piece: tuple[int, int, int], replace: tuple[int, int, int] | None = None) -> int:
+        """Add ``piece`` (instead of ``replace``) if the result fits; returns the count of the trial."""
+        trial = [p for p in self.pieces if p is not replace] + [piece]
+        rendered = self.render(trial)
+        if rendered[2] <= self.budget:
+            self.accept(trial, rendered)
+        return rendered[2]
+
+    def try_window(self, i: int, window: WindowFn, room: int,
+                   current: tuple[int, int, int] | None = None) -> bool:
+        """Keep the largest window of unit ``i`` that fits (replacing its ``current`` piece when larger)."""
+        u = self.units[i]
+        room += _CONTEXT_SLACK
+        while room > 0:
+            s, e = window(u.doc, u.start, u.end, room)
+            if e <= s or not self.doc_texts[u.doc][s:e].strip():
+                return False
+            if current is not None and e - s <= current[2] - current[1]:
+                return False
+            n = self.try_add((i, s, e), current)
+            if n <= self.budget:
+                return True
+            room -= max(1, n - self.budget)
+        return False
+
+
+def fit_budget(
     doc_texts: Sequence[str],
     units: Sequence[Unit],
+    scores: Sequence[float] | np.ndarray,
     budget: int,
     counter: TokenCounter,
     separator: str = "\n\n",
-    fill: bool = True,
-    min_score: float | None = None,
+    *,
     window: WindowFn | None = None,
     partial_share: float = 0.5,
-) -> Assembly:
-    """Keep the highest-scoring units within ``budget`` tokens, in source order (see the module docstring).
+    min_score: float | None = None,
+    forced: Sequence[bool] | np.ndarray | None = None,
+    doc_order: Sequence[int] | None = None,
+    max_fill_tries: int = 64,
+) -> Fit:
+    """Keep the best units within ``budget`` tokens (see the module docstring).
 
-    Units scoring below ``min_score`` are never kept (a compressor's relevance cut-off); ties keep the earlier
-    unit. ``fill`` spends what is left on whole units that still fit, then on a window of the best remaining one.
+    Args:
+        doc_texts: the documents' texts.
+        units: the candidate spans; ``scores`` has one score per unit.
+        window: how to cut a unit that does not fit whole (``None``: units are kept whole or not at all).
+        partial_share: a unit that does not fit keeps a window only when this share of it can stay.
+        min_score: units scoring below it are never kept (a relevance cut-off); forced units always may be.
+        forced: units ranked before all others (``force_tokens``, names the caller must keep).
+        doc_order: the order documents appear in the output (input order by default).
+        max_fill_tries: the most trial renderings spent filling after the prefix.
     """
     if budget < 0:
         raise BudgetError(f"budget must be >= 0, but got {budget}")
     if not 0.0 <= partial_share <= 1.0:
         raise ValueError(f"partial_share must be in [0, 1], but got {partial_share}")
-    window = window or head_window(doc_texts, counter)
-    missing = [u for u in units if u.tokens <= 0]
-    if missing:
-        counts = counter.count_many([" " + doc_texts[u.doc][u.start:u.end] for u in missing])
-        for u, n in zip(missing, counts, strict=True):
-            u.tokens = max(1, n)
-    order = sorted(range(len(units)), key=lambda i: (-units[i].score, units[i].doc, units[i].start))
-    eligible = [i for i in order if min_score is None or units[i].score >= min_score]
-    sep_cost = max(1, counter.count(separator)) if separator else 0
+    score = np.asarray(scores, dtype=np.float64)
+    if len(score) != len(units):
+        raise ValueError(f"got {len(score)} scores for {len(units)} units")
+    force = np.zeros(len(units), dtype=bool) if forced is None else np.asarray(forced, dtype=bool)
+    position = np.asarray([(u.doc, u.start) for u in units], dtype=np.int64).reshape(-1, 2)
+    order = np.lexsort((position[:, 1], position[:, 0], -score, ~force)) if len(units) else np.zeros(0, int)
+    if min_score is not None:
+        order = order[force[order] | (score[order] >= min_score)]
+    eligible: list[int] = order.tolist()
+    state = _Fitter(doc_texts, units, budget, counter, separator, doc_order)
+    if not eligible or budget == 0:
+        return _result(state, units, score, None)
+    costs = np.maximum(1, np.asarray(counter.count_many(
+        [" " + doc_texts[units[i].doc][units[i].start:units[i].end] for i in eligible]), dtype=np.int64))
 
-    pieces: list[_Piece] = []  # in score order
-
-    def state(extra: _Piece | None = None) -> tuple[str, list[str], int]:
-        kept: dict[int, list[tuple[int, int]]] = {}
-        for p in pieces + ([extra] if extra else []):
-            kept.setdefault(units[p.unit].doc, []).append((p.start, p.end))
-        text, per_doc = render(doc_texts, kept, separator)
-        return text, per_doc, counter.count(text)
-
-    def cut(i: int, room: int, word_boundary: bool = True) -> _Piece | None:
-        u = units[i]
-        if room <= 0:
-            return None
-        if word_boundary:
-            s, e = window(u.doc, u.start, u.end, room)
+    # 2. The largest prefix of the ranking that fits.
+    lo, hi = 0, min(len(eligible), int(np.searchsorted(np.cumsum(costs), budget, side="right")) + 8)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        trial = [(i, units[i].start, units[i].end) for i in eligible[:mid]]
+        rendered = state.render(trial)
+        if rendered[2] <= budget:
+            lo = mid
+            state.accept(trial, rendered)
         else:
-            s, e = head_window(doc_texts, counter, word_boundary=False)(u.doc, u.start, u.end, room)
-        if e <= s or not doc_texts[u.doc][s:e].strip():
-            return None
-        return _Piece(i, s, e, counter.count(doc_texts[u.doc][s:e]))
+            hi = mid - 1
+    threshold = float(score[eligible[lo - 1]]) if lo else None
 
-    used = 0
-    docs_used: set[int] = set()
-    for i in eligible:
-        u = units[i]
-        overhead = 1 + (sep_cost if docs_used and u.doc not in docs_used else 0)
-        room = budget - used - overhead
-        if u.tokens <= room:
-            pieces.append(_Piece(i, u.start, u.end, u.tokens))
-        elif room >= 3 and (room >= partial_share * u.tokens or not pieces):
-            # The fine step: a unit worth keeping that does not fit whole keeps its best window. The best-ranked
-            # unit always does, rather than yielding the room to weaker units that happen to be shorter.
-            piece = cut(i, room)
-            if piece is None:
+    # 3. One walk down the rest of the ranking: whole units that fit, windows of units worth cutting.
+    tries = 0
+    for k in range(lo, len(eligible)):
+        room = budget - state.n
+        if room <= 0 or tries >= max_fill_tries:
+            break
+        i = eligible[k]
+        if costs[k] <= room + _CONTEXT_SLACK:
+            tries += 1
+            if state.try_add((i, units[i].start, units[i].end)) <= budget:
                 continue
-            pieces.append(piece)
-        else:
-            continue
-        used += pieces[-1].tokens + overhead
-        docs_used.add(u.doc)
+        if window is not None and room >= 3 and (room >= partial_share * costs[k] or not state.pieces):
+            tries += 1
+            state.try_window(i, window, room)
 
-    text, per_doc, n = state()
-    # Estimates are per unit; the joined text can differ by a few tokens. Trim the weakest piece until it fits.
-    while n > budget and pieces:
-        last = pieces.pop()
-        smaller = cut(last.unit, last.tokens - (n - budget)) if last.tokens > n - budget else None
-        if smaller is not None:
-            pieces.append(smaller)
-        text, per_doc, n = state()
-
-    if fill and n < budget:
-        taken = {p.unit for p in pieces}
-        for i in eligible:  # whole units that still fit, best first
-            if i in taken or units[i].tokens + 1 > budget - n:
-                continue
-            pieces.append(_Piece(i, units[i].start, units[i].end, units[i].tokens))
-            t2, pd2, n2 = state()
-            if n2 <= budget:
-                text, per_doc, n = t2, pd2, n2
-                taken.add(i)
-            else:
-                pieces.pop()
-        # Then a window of the best unit not yet (wholly) kept; on word boundaries first, inside a word if
-        # that is what it takes to use 95% of the budget.
-        for word_boundary in (True, False):
-            if n >= MIN_BUDGET_USE * budget and word_boundary is False:
+    # 4. Leftover budget: a window of the best unit not kept whole; inside a word only to reach 95%.
+    if window is not None and state.n < budget:
+        char_window = head_window(doc_texts, counter, word_boundary=False)
+        for fn in (window, char_window):
+            if fn is char_window and state.n >= MIN_BUDGET_USE * budget:
                 break
             for i in eligible:
-                if n >= budget:
+                if state.n >= budget:
                     break
-                current = next((p for p in pieces if p.unit == i), None)
-                if current is not None and current.whole(units):
+                current = next((p for p in state.pieces if p[0] == i), None)
+                u = units[i]
+                if current is not None and (current[1], current[2]) == (u.start, u.end):
                     continue
-                # Joined text can take fewer tokens than the piece alone (merges across the joint): start a
-                # little above the room and let the real count decide.
-                room = budget - n + (current.tokens if current else 0) + _CONTEXT_SLACK
-                added = False
-                while room > 0:
-                    piece = cut(i, room, word_boundary)
-                    if piece is None or (current is not None and piece.tokens <= current.tokens):
-                        break
-                    candidate_pieces = [p for p in pieces if p is not current]
-                    saved, pieces[:] = list(pieces), candidate_pieces
-                    t2, pd2, n2 = state(piece)
-                    if n2 <= budget:
-                        pieces.append(piece)
-                        text, per_doc, n = t2, pd2, n2
-                        added = True
-                        break
-                    pieces[:] = saved
-                    room -= max(1, n2 - budget)
-                if added and (word_boundary or n >= MIN_BUDGET_USE * budget):
+                room = budget - state.n + (counter.count(doc_texts[u.doc][current[1]:current[2]]) if current else 0)
+                if state.try_window(i, fn, room, current) and (fn is window or state.n >= MIN_BUDGET_USE * budget):
                     break  # one window per pass (the best unit that could take one), more only to reach 95%
+    return _result(state, units, score, threshold)
 
-    doc_full = [False] * len(doc_texts)
-    units_per_doc: dict[int, int] = {}
-    for u in units:
-        units_per_doc[u.doc] = units_per_doc.get(u.doc, 0) + 1
-    whole_per_doc: dict[int, int] = {}
-    for p in pieces:
-        if p.whole(units):
-            d = units[p.unit].doc
-            whole_per_doc[d] = whole_per_doc.get(d, 0) + 1
-    for d in range(len(doc_texts)):
-        doc_full[d] = units_per_doc.get(d, 0) > 0 and whole_per_doc.get(d, 0) == units_per_doc[d]
-    kept_units = sorted((units[p.unit].doc, p.start, p.end) for p in pieces)
-    return Assembly(text=text, tokens=n, doc_texts=per_doc, doc_full=doc_full, kept_units=kept_units)
+
+def _result(state: _Fitter, units: Sequence[Unit], score: np.ndarray, threshold: float | None) -> Fit:
+    n_docs = len(state.doc_texts)
+    units_per_doc = np.bincount([u.doc for u in units], minlength=n_docs) if units else np.zeros(n_docs, int)
+    whole = [units[i].doc for i, s, e in state.pieces if (s, e) == (units[i].start, units[i].end)]
+    whole_per_doc = np.bincount(whole, minlength=n_docs) if whole else np.zeros(n_docs, int)
+    doc_full = [bool(units_per_doc[d] > 0 and whole_per_doc[d] == units_per_doc[d]) for d in range(n_docs)]
+    kept = tuple(KeptSpan(units[i].doc, s, e) for i, s, e in sorted(state.pieces, key=lambda p: (units[p[0]].doc, p[1])))
+    return Fit(text=state.text, tokens=state.n, doc_texts=state.per_doc, doc_full=doc_full, kept=kept,
+               threshold=threshold)

@@ -12,18 +12,16 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 from typing import Any
 
 import numpy as np
 
-from contextzip.engine import ScoringEngine
+from contextzip.engine import ScoringEngine, pad_batch
 from contextzip.model_registry import MODELS, resolve_model_path
+from contextzip.models import cached_model
 
 logger = logging.getLogger(__name__)
 
-_CACHE: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
-_LOCK = threading.Lock()
 
 
 def cache_dir() -> str:
@@ -73,17 +71,16 @@ def load_causal_lm(model_name_or_path: str = "smollm2-135m", engine: ScoringEngi
     """
     engine = engine or ScoringEngine()
     path = converted_path(model_name_or_path)
-    key = (path, auto_class, engine.device, str(engine.dtype))
-    with _LOCK:
-        if key not in _CACHE:
-            import transformers
 
-            tokenizer = transformers.AutoTokenizer.from_pretrained(path)
-            if tokenizer.pad_token is None:
-                tokenizer.pad_token = tokenizer.eos_token
-            model = getattr(transformers, auto_class).from_pretrained(path)
-            _CACHE[key] = (tokenizer, engine.prepare(model))
-        return _CACHE[key]
+    def load() -> tuple[Any, Any]:
+        import transformers
+
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return tokenizer, engine.prepare(getattr(transformers, auto_class).from_pretrained(path))
+
+    return cached_model((path, auto_class, engine.device, str(engine.dtype)), load)
 
 
 def is_registered_causal_lm(name: str) -> bool:
@@ -185,13 +182,7 @@ class CausalLMScorer:
         cache_arg = _cache_argument(model)
 
         def collate(batch: list[tuple[int, int, list[int]]]) -> dict[str, Any]:
-            width = max(len(p[2]) for p in batch)
-            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for r, (_, _, p) in enumerate(batch):
-                ids[r, :len(p)] = torch.tensor(p, dtype=torch.long)
-                mask[r, :len(p)] = 1
-            return {"input_ids": ids, "attention_mask": mask}
+            return pad_batch([p for _, _, p in batch], pad_id)
 
         def forward(tensors: dict[str, Any]) -> Any:
             ids, mask = tensors["input_ids"], tensors["attention_mask"]
@@ -285,23 +276,14 @@ class TextGenerator:
         if not prompts:
             return []
         self.warm_up()
-        import torch
 
         tok, model, seq2seq = self._tokenizer, self._model, self.is_seq2seq
         ids = [x[-self.max_input_tokens:] for x in tok(list(prompts), add_special_tokens=seq2seq)["input_ids"]]
         pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
 
         def collate(batch: list[int]) -> dict[str, Any]:
-            width = max(len(ids[i]) for i in batch)
-            input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for r, i in enumerate(batch):
-                row = torch.tensor(ids[i], dtype=torch.long)
-                if seq2seq:  # encoder input: right padding
-                    input_ids[r, :len(row)], mask[r, :len(row)] = row, 1
-                else:  # decoder-only: left padding, so every row continues from its last token
-                    input_ids[r, width - len(row):], mask[r, width - len(row):] = row, 1
-            return {"input_ids": input_ids, "attention_mask": mask}
+            # Encoder input pads on the right; decoder-only on the left, so every row continues from its end.
+            return pad_batch([ids[i] for i in batch], pad_id, side="right" if seq2seq else "left")
 
         def forward(tensors: dict[str, Any]) -> list[str]:
             out = model.generate(input_ids=tensors["input_ids"], attention_mask=tensors["attention_mask"],

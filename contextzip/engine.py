@@ -73,6 +73,29 @@ def _cpu_has_bf16() -> bool:
         return False
 
 
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int, *, side: str = "right") -> dict[str, Any]:
+    """The one padding collate: token id rows padded to the batch's longest, with their attention mask.
+
+    ``side="left"`` pads on the left, so every row of a decoder-only batch continues from its last token.
+    """
+    import torch
+
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', but got {side!r}")
+    width = max((len(s) for s in sequences), default=0)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for r, seq in enumerate(sequences):
+        n = len(seq)
+        if n == 0:
+            continue
+        row = torch.as_tensor(seq, dtype=torch.long)
+        cols = slice(0, n) if side == "right" else slice(width - n, width)
+        ids[r, cols] = row
+        mask[r, cols] = 1
+    return {"input_ids": ids, "attention_mask": mask}
+
+
 class ScoringEngine:
     """Runs a model over many inputs in length-sorted, dynamically padded batches.
 
@@ -153,12 +176,14 @@ class ScoringEngine:
         collate: Callable[[list[T]], dict[str, Any]],
         forward: Callable[[dict[str, Any]], Any],
         desc: str = "Scoring",
+        show_progress_bar: bool | None = None,
     ) -> list[Any]:
         """Score ``items`` and return one output per item, in the caller's order.
 
         ``collate`` turns a list of items into CPU tensors (padding to the batch's longest); ``forward`` maps
         those tensors, already on the device, to a tensor whose first dimension is the batch, or to a list
-        with one entry per row. Tensor outputs come back as float32 CPU tensors.
+        with one entry per row. Tensor outputs come back as float32 CPU tensors. ``show_progress_bar``
+        overrides the engine's setting for this call.
         """
         import torch
 
@@ -168,7 +193,7 @@ class ScoringEngine:
             return []
         batches = self.plan_batches(lengths)
         results: list[Any] = [None] * len(items)
-        show = self.show_progress_bar
+        show = self.show_progress_bar if show_progress_bar is None else show_progress_bar
         if show is None:
             show = logger.getEffectiveLevel() <= logging.INFO and len(items) >= self.progress_min_items
         progress = None

@@ -4,37 +4,48 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
-from contextzip.engine import ScoringEngine
+from contextzip.engine import ScoringEngine, pad_batch
 from contextzip.model_registry import resolve_model_path
 
 logger = logging.getLogger(__name__)
 
-_CACHE: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+T = TypeVar("T")
+
+_CACHE: dict[tuple[Any, ...], Any] = {}
 _LOCK = threading.Lock()
+
+
+def cached_model(key: tuple[Any, ...], load: Callable[[], T]) -> T:
+    """The one model cache: ``load()`` runs once per ``key`` (path, kind, device, dtype) per process, and every
+    compressor, scorer and reader that asks for the same model shares the loaded object."""
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = load()
+        return _CACHE[key]  # type: ignore[no-any-return]
 
 
 def load_pretrained(model_name_or_path: str, engine: ScoringEngine, auto_class: str = "AutoModel") -> tuple[Any, Any]:
     """Load (tokenizer, model) once per (path, class, device, dtype) and reuse it across compressors."""
     path = resolve_model_path(model_name_or_path)
-    key = (path, auto_class, engine.device, str(engine.dtype))
-    with _LOCK:
-        if key not in _CACHE:
-            import transformers
 
-            logger.info("Loading %s (%s) on %s", model_name_or_path, auto_class, engine.device)
-            tokenizer = transformers.AutoTokenizer.from_pretrained(path)
-            kwargs = {}
-            if engine.device == "cpu":
-                # For the short inputs contextzip scores, eager attention measured ~10% faster than SDPA on CPU.
-                kwargs["attn_implementation"] = "eager"
-            model = getattr(transformers, auto_class).from_pretrained(path, **kwargs)
-            _CACHE[key] = (tokenizer, engine.prepare(model))
-        return _CACHE[key]
+    def load() -> tuple[Any, Any]:
+        import transformers
+
+        logger.info("Loading %s (%s) on %s", model_name_or_path, auto_class, engine.device)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+        kwargs = {}
+        if engine.device == "cpu":
+            # For the short inputs contextzip scores, eager attention measured ~10% faster than SDPA on CPU.
+            kwargs["attn_implementation"] = "eager"
+        model = getattr(transformers, auto_class).from_pretrained(path, **kwargs)
+        return tokenizer, engine.prepare(model)
+
+    return cached_model((path, auto_class, engine.device, str(engine.dtype)), load)
 
 
 class SentenceEmbedder:
@@ -81,8 +92,10 @@ class SentenceEmbedder:
         ids = encoded["input_ids"]
         lengths = [len(x) for x in ids]
 
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
         def collate(batch: list[int]) -> dict[str, Any]:
-            return tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
+            return pad_batch([ids[i] for i in batch], pad_id)
 
         def forward(tensors: dict[str, Any]) -> Any:
             import torch
@@ -92,9 +105,6 @@ class SentenceEmbedder:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
 
-        engine = self.engine
-        if show_progress_bar is not None and show_progress_bar != engine.show_progress_bar:
-            engine = ScoringEngine(engine._device_arg, engine._dtype_arg, engine._batch_size,
-                                   engine.max_batch_tokens, show_progress_bar)
-        rows = engine.run(list(range(len(ids))), lengths=lengths, collate=collate, forward=forward, desc="Embedding")
+        rows = self.engine.run(list(range(len(ids))), lengths=lengths, collate=collate, forward=forward,
+                               desc="Embedding", show_progress_bar=show_progress_bar)
         return np.stack([r.numpy() for r in rows]).astype(np.float32, copy=False)

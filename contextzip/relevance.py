@@ -1,4 +1,4 @@
-"""Query relevance signals shared by the query-aware compressors: lexical (BM25) and dense (MiniLM).
+"""Query relevance signals shared by the query-aware compressors: BM25, term coverage, windows, bridging.
 
 Every signal is normalised to [0, 1] within one request, so signals of different scale can be mixed.
 """
@@ -10,31 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from contextzip.lexicon import NAME_TYPES, answer_type, lexical_terms, type_pattern
 from contextzip.tokens import TokenCounter
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-# A small English stop list: function words carry no relevance signal for BM25 over a handful of passages.
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below between
-    both but by can could did do does doing down during each few for from further had has have having he her here
-    hers herself him himself his how i if in into is it its itself just me more most my myself no nor not of off on
-    once only or other our ours ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were what when where
-    which while who whom why will with would you your yours yourself yourselves also did does many much""".split()
-)
-
-
-def lexical_terms(text: str) -> list[str]:
-    """Lower-cased word terms without stop words, with a light plural fold ("films" -> "film")."""
-    terms = []
-    for w in _WORD.findall(text.lower()):
-        if w in STOPWORDS:
-            continue
-        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-            w = w[:-1]
-        terms.append(w)
-    return terms
 
 
 def minmax(values: np.ndarray) -> np.ndarray:
@@ -92,6 +69,7 @@ def query_window(
         return 0, 0
     q_terms = set(lexical_terms(query or ""))
     kind = answer_type(query)
+    pattern = type_pattern(kind)
     terms = [lexical_terms(w.text) for w in words]
     is_query = np.asarray([bool(t) and all(x in q_terms for x in t) for t in terms])
     weights = np.empty(len(words))
@@ -104,8 +82,8 @@ def query_window(
             weights[k] = 1.0 + (0.5 if any(ch.isdigit() for ch in w.text) else 0.0) + (
                 0.3 if k > 0 and w.text[:1].isupper() else 0.0)
             if kind is not None and (
-                (kind in _TYPE_PATTERNS and _TYPE_PATTERNS[kind].search(w.text))
-                or (kind == "name" and k > 0 and w.text[:1].isupper())
+                (pattern is not None and pattern.search(w.text))
+                or (kind in NAME_TYPES and k > 0 and w.text[:1].isupper())
             ):
                 weights[k] += 1.0
     if is_query.any():
@@ -136,46 +114,6 @@ def query_window(
     if hi < lo:
         return 0, 0
     return words[lo].start, words[hi].end
-
-
-_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
-           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
-_ANSWER_TYPES: list[tuple[str, re.Pattern[str]]] = [
-    ("date", re.compile(r"^\s*(when|what (year|date|day|month|time|century|decade)|which (year|date|day|month)|"
-                        r"in what (year|month)|how long ago)\b", re.I)),
-    ("number", re.compile(r"^\s*(how (many|much|long|old|far|big|tall|high|large|fast|often)|"
-                          r"what (number|percentage|amount|age|population|size)|what is the (number|population|"
-                          r"age|height|length|size|amount|percentage))\b", re.I)),
-    ("name", re.compile(r"^\s*(who|whom|whose|where|which (person|city|country|team|company|band|actor|"
-                        r"actress|player|state|university))\b", re.I)),
-]
-_TYPE_PATTERNS = {
-    "date": re.compile(rf"\b(1[0-9]{{3}}|20[0-9]{{2}}|{_MONTHS})\b|\b\d{{1,2}}(st|nd|rd|th)?\s+century\b", re.I),
-    "number": re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|"
-                         r"million|billion|dozen)\b", re.I),
-}
-_CAPITALIZED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'-]+")
-
-
-def answer_type(query: str | None) -> str | None:
-    """The kind of answer a wh-question asks for: "date", "number", "name" or ``None`` (unknown)."""
-    if not query:
-        return None
-    for name, pattern in _ANSWER_TYPES:
-        if pattern.search(query):
-            return name
-    return None
-
-
-def has_answer_type(text: str, kind: str | None, query_terms: set[str] | None = None) -> bool:
-    """Whether ``text`` contains something of the answer type (a year or month, a number, a name not in the query)."""
-    if kind is None:
-        return False
-    if kind in _TYPE_PATTERNS:
-        return _TYPE_PATTERNS[kind].search(text) is not None
-    q = query_terms or set()
-    return any(lexical_terms(m.group()) and not set(lexical_terms(m.group())) <= q
-               for m in _CAPITALIZED.finditer(text))
 
 
 def document_title(metadata: object) -> str:

@@ -40,6 +40,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 __all__ = ["Span", "SpanKind", "split_paragraphs", "split_sentences", "split_words"]
 
 SpanKind = Literal["sentence", "code", "list_item", "heading", "table_row"]
@@ -390,3 +392,12 @@ def _word_before(block: str, pos: int) -> str:
     if not chunk or chunk[-1].isspace():
         return ""
     return chunk.rsplit(None, 1)[-1]
+
+
+WHITESPACE_CODEPOINTS = np.asarray([9, 10, 11, 12, 13, 32, 0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F,
+                                    0x3000] + list(range(0x2000, 0x200B)), dtype=np.uint32)
+
+
+def codepoints(text: str) -> np.ndarray:
+    """The code points of ``text`` as a uint32 array (index ``i`` is ``text[i]``)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The ``q``-quantile (``q`` in [0, 1]) of ``values`` with linear interpolation; ``None`` when empty.
@@ -20,3 +22,18 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     lo = math.floor(pos)
     hi = min(lo + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def rank_scale(values: Sequence[float]) -> np.ndarray:
+    """Each value's rank scaled to [0, 1] (0 the smallest; ties share their mean rank); 0.5 for one value."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) <= 1:
+        return np.full(len(values), 0.5)
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values))
+    _, first, counts = np.unique(values[order], return_index=True, return_counts=True)
+    for f, c in zip(first, counts, strict=True):
+        if c > 1:
+            ranks[order[f:f + c]] = f + (c - 1) / 2
+    return ranks / (len(values) - 1)

@@ -33,8 +33,22 @@ class DocumentStatus(str, Enum):
 
 
 @dataclass(frozen=True)
+class KeptSpan:
+    """A kept stretch of one input document: ``documents[doc].text[start:end]`` appears in the output."""
+
+    doc: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class DocumentResult:
-    """Per input document: its id, tokens before and after, what happened to it and its compressed text."""
+    """Per input document: its id, tokens before and after, what happened to it and its compressed text.
+
+    ``score`` is one thing in every compressor: the document's relevance to the query, in [0, 1] (1 = the most
+    relevant document of the request), or ``None`` when the compressor does not rank documents (no query, or a
+    query-free method).
+    """
 
     id: str
     index: int
@@ -59,6 +73,16 @@ class CompressionResult:
     ``ratio`` is ``compressed_tokens / original_tokens`` (1.0 for empty input); ``compression_factor`` is
     its inverse. ``documents`` has one entry per input document, in input order. When a compressor
     decides that content is irrelevant and uses less than the budget, ``under_budget_reason`` says why.
+
+    Typed details, ``None`` where a compressor does not produce them:
+
+    * ``kept_spans``: for extractive compressors, every kept character span of the input documents, in
+      document and source order (the output is these spans, rendered);
+    * ``threshold``: the score of the weakest unit kept (the cut-off a single-threshold method chose);
+    * ``faithfulness``: for abstractive summaries, the share of the summary's content words found in the sources;
+    * ``document_ranking``: document ids from most to least relevant, as the compressor ranked them.
+
+    ``extra`` holds compressor-specific diagnostics that are not part of the stable result.
     """
 
     text: str
@@ -72,6 +96,10 @@ class CompressionResult:
     token_counter: str = ""
     under_budget_reason: str | None = None
     elapsed_ms: float = 0.0
+    kept_spans: tuple[KeptSpan, ...] | None = None
+    threshold: float | None = None
+    faithfulness: float | None = None
+    document_ranking: tuple[str, ...] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -101,6 +129,10 @@ class CompressionResult:
             "under_budget_reason": self.under_budget_reason,
             "elapsed_ms": self.elapsed_ms,
             "documents": [d.to_dict() for d in self.documents],
+            "kept_spans": None if self.kept_spans is None else [[k.doc, k.start, k.end] for k in self.kept_spans],
+            "threshold": self.threshold,
+            "faithfulness": self.faithfulness,
+            "document_ranking": None if self.document_ranking is None else list(self.document_ranking),
             "extra": dict(self.extra),
         }
 
@@ -109,3 +141,20 @@ class CompressionResult:
 
     def __str__(self) -> str:
         return self.text
+
+
+@dataclass(frozen=True)
+class CompressionRequest:
+    """One prepared (query, documents, budget) job, as the compression stages receive it (never modified)."""
+
+    documents: tuple[Document, ...]
+    query: str | None
+    budget: int
+    original_tokens: int
+    document_tokens: tuple[int, ...]
+    counter: Any  # a contextzip.tokens.TokenCounter
+    separator: str
+
+    @property
+    def texts(self) -> list[str]:
+        return [d.text for d in self.documents]

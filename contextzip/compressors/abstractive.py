@@ -13,7 +13,7 @@ context and keeps irrelevant text away from the reader. This compressor does tha
    seq2seq model writes the summary; requests are generated in batches by the shared engine.
 4. **Faithfulness.** Each generated sentence gets the share of its content words and numbers that occur in the
    sources; sentences below ``min_faithfulness`` are dropped (when set). The output's share is reported in
-   ``extra["faithfulness"]``.
+   ``result.faithfulness``.
 5. **Hard budget.** The result is cut to the token budget with the real counter (never over it).
 
 Each generated sentence is attributed to the source document it shares the most words with, so every input
@@ -30,25 +30,27 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from contextzip.causal_lm import TextGenerator
-from contextzip.compressors.base import BaseCompressor, CompressedOutput, CompressionRequest
+from contextzip.compressors.base import (
+    BaseCompressor,
+    CompressedOutput,
+    CompressionRequest,
+    passthrough_output,
+)
 from contextzip.engine import ScoringEngine
+from contextzip.lexicon import STOPWORDS
 from contextzip.models import SentenceEmbedder
 from contextzip.segment import split_sentences
 from contextzip.tokens import prefix_within
-from contextzip.types import CompressionResult
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["AbstractiveCompressor", "content_terms", "faithfulness"]
 
 _TERM = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+", re.UNICODE)
-_STOPWORDS = frozenset(
-    "a an the and or but if then than so of to in on at by for with from as into onto about over under after "
-    "before between through during without within is are was were be been being am do does did doing have has "
-    "had having it its it's this that these those there here which who whom whose what when where why how i you "
-    "he she we they me him her us them my your his our their not no nor only also very can could will would "
-    "shall should may might must just more most such other some any each both all own same too s t document "
-    "documents question answer answers states stated says according".split()
+# The shared stop words, plus words a summary uses to talk about its sources rather than their content.
+_STOPWORDS = STOPWORDS | frozenset(
+    "it's onto within without shall may might must whose s t document documents question answer answers states "
+    "stated says according".split()
 )
 _LEADS = re.compile(r"^(?:the )?(?:document|documents|text|passage|context)s? (?:states?|says?|mentions?)"
                     r"(?: that)?[:,]?\s*", re.IGNORECASE)
@@ -90,6 +92,7 @@ class AbstractiveCompressor(BaseCompressor):
 
     name = "abstractive"
     uses_query = True
+    compresses_within_budget = True  # the relevance gate also applies to input within the budget
     instruction = ("Documents:\n{sources}\n\nQuestion: {question}\n\n"
                    "Copy the sentences from the documents that answer the question.")
     instruction_no_query = "Documents:\n{sources}\n\nSummarize the documents in one or two sentences."
@@ -135,21 +138,12 @@ class AbstractiveCompressor(BaseCompressor):
     def _compress(self, request: CompressionRequest) -> CompressedOutput:
         return self._compress_batch([request])[0]
 
-    def _passthrough(self, req: CompressionRequest) -> CompressionResult:
-        """Documents within the budget pass unchanged, unless the gate finds they do not bear on the question."""
-        if req.query and self.relevance_threshold is not None and req.original_tokens:
-            sims = self._relevance([req])[0][1]
-            best = float(sims.max()) if len(sims) else float("-inf")
-            if best < self.relevance_threshold:
-                return self._finish(req, self._empty(req, best))
-        return super()._passthrough(req)
-
     def _empty(self, req: CompressionRequest, best: float) -> CompressedOutput:
         return CompressedOutput(
             text="", document_texts=[""] * len(req.documents), strategy="selective augmentation",
             under_budget_reason=(f"the documents do not bear on the question (best sentence relevance "
                                  f"{best:.2f} < {self.relevance_threshold})"),
-            extra={"selective_augmentation": True, "relevance": best, "faithfulness": None},
+            extra={"selective_augmentation": True, "relevance": best},
         )
 
     # --- steps --------------------------------------------------------------------------------------------
@@ -195,6 +189,9 @@ class AbstractiveCompressor(BaseCompressor):
             if req.query and self.relevance_threshold is not None and best < self.relevance_threshold:
                 outputs[i] = self._empty(req, best)
                 continue
+            if req.original_tokens <= req.budget:  # within budget and relevant: passed on unchanged
+                outputs[i] = passthrough_output(req)
+                continue
             template = self.instruction if req.query else self.instruction_no_query
             prompts.append(self.generator.prompt(template.format(sources=self._sources(req, sents, sims),
                                                                  question=req.query or "")))
@@ -235,6 +232,6 @@ class AbstractiveCompressor(BaseCompressor):
         return CompressedOutput(
             text=text, document_texts=per_doc, document_full=[False] * len(req.documents),
             strategy="abstractive summary" + (" (query-focused)" if req.query else ""), under_budget_reason=reason,
-            extra={"selective_augmentation": False, "relevance": relevance, "faithfulness": faithfulness(text, sources),
-                   "dropped_sentences": dropped},
+            faithfulness=faithfulness(text, sources),
+            extra={"selective_augmentation": False, "relevance": relevance, "dropped_sentences": dropped},
         )

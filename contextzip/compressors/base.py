@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from contextzip.budget import resolve_budget
+from contextzip.budget import resolve_budgets
 from contextzip.errors import ContextZipError
 from contextzip.tokens import TokenCounter, get_token_counter
-from contextzip.types import CompressionResult, Document, DocumentResult, DocumentStatus
+from contextzip.types import (
+    CompressionRequest,
+    CompressionResult,
+    Document,
+    DocumentResult,
+    DocumentStatus,
+    KeptSpan,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,43 +61,41 @@ def as_documents(documents: DocumentsInput) -> list[Document]:
     return out
 
 
-@dataclass
-class CompressionRequest:
-    """One prepared (query, documents, budget) job, as a compressor's ``_compress`` receives it."""
-
-    documents: list[Document]
-    query: str | None
-    budget: int
-    original_tokens: int
-    document_tokens: list[int]
-    counter: TokenCounter
-    separator: str
-
-    @property
-    def texts(self) -> list[str]:
-        return [d.text for d in self.documents]
-
-
-@dataclass
+@dataclass(frozen=True)
 class CompressedOutput:
-    """What a subclass returns: the text, each document's compressed text, optional scores and notes."""
+    """What a subclass returns: the text, each document's compressed text and the typed details it knows.
+
+    ``scores`` are document relevances in [0, 1] (or ``None``); ``tokens`` is the real token count of ``text``
+    when the subclass measured it (the budget fitter always does), so the base class need not count again.
+    """
 
     text: str
-    document_texts: list[str]
-    document_full: list[bool] | None = None
-    scores: list[float | None] | None = None
+    document_texts: Sequence[str]
+    document_full: Sequence[bool] | None = None
+    scores: Sequence[float | None] | None = None
     strategy: str = ""
     under_budget_reason: str | None = None
+    tokens: int | None = None
+    kept_spans: Sequence[KeptSpan] | None = None
+    threshold: float | None = None
+    faithfulness: float | None = None
+    document_ranking: Sequence[str] | None = None
     extra: Mapping[str, Any] | None = None
+
+
+BudgetArg = int | Sequence[int | None] | None
+RateArg = float | Sequence[float | None] | None
 
 
 class BaseCompressor(ABC):
     """Shared behaviour of every compressor.
 
-    The public :meth:`compress` validates input, counts tokens, resolves the budget, handles empty input and
-    input already within budget, then calls the subclass's ``_compress``; :meth:`compress_batch` prepares many
-    (query, documents) pairs and hands them to ``_compress_batch`` so model-based compressors score them in one
-    batched pass. Every result accounts for every input document.
+    The public :meth:`compress_batch` validates input, counts tokens, resolves each item's budget, handles
+    empty input and input already within budget, then hands the rest to the subclass's ``_compress_batch``
+    so model-based compressors score all of them in one batched pass; :meth:`compress` is the one-item case.
+    Every result accounts for every input document. Models load in :meth:`warm_up` (idempotent, called by the
+    first compression when not called before); :meth:`acompress` and :meth:`acompress_batch` run the same work
+    in an executor thread, as langchain-core's async defaults do.
 
     Args:
         token_counter: "o200k_base" (default), "cl100k_base", "hf:<model>" or a :class:`TokenCounter`.
@@ -97,6 +104,9 @@ class BaseCompressor(ABC):
 
     name: ClassVar[str] = "base"
     uses_query: ClassVar[bool] = False
+    #: ``True`` for compressors that also act on input within the budget (the abstractive relevance gate):
+    #: every request then reaches ``_compress_batch``.
+    compresses_within_budget: ClassVar[bool] = False
 
     def __init__(self, *, token_counter: str | TokenCounter | None = None, separator: str = "\n\n") -> None:
         if not isinstance(separator, str):
@@ -105,6 +115,10 @@ class BaseCompressor(ABC):
         self.separator = separator
 
     # --- public API ---------------------------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Load what the compressor needs (models, tokenizers). Idempotent; compressing calls it when needed."""
+        return None  # model-free compressors have nothing to load
 
     def compress(
         self,
@@ -121,34 +135,59 @@ class BaseCompressor(ABC):
         self,
         items: Sequence[tuple[str | None, DocumentsInput]],
         *,
-        target_tokens: int | None = None,
-        rate: float | None = None,
+        target_tokens: BudgetArg = None,
+        rate: RateArg = None,
     ) -> list[CompressionResult]:
-        """Compress many ``(query, documents)`` pairs; model scores for all of them run as one batched pass."""
+        """Compress many ``(query, documents)`` pairs; model scores for all of them run as one batched pass.
+
+        ``target_tokens`` / ``rate`` is one value for every item, or a sequence with one per item.
+        """
         if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
             raise TypeError(f"items must be a sequence of (query, documents) pairs, but got {type(items).__name__}")
         start = time.perf_counter()
-        requests: list[CompressionRequest] = []
-        for n, item in enumerate(items):
-            if not isinstance(item, (tuple, list)) or len(item) != 2:
-                raise TypeError(f"item {n} must be a (query, documents) pair, but got {item!r:.80}")
-            query, docs = item
-            requests.append(self._prepare(query, docs, target_tokens, rate))
+        prepared = [self._prepare_item(n, item) for n, item in enumerate(items)]
+        budgets = resolve_budgets([p[3] for p in prepared], target_tokens, rate)
+        requests = [CompressionRequest(docs, query, budget, original, doc_tokens, self.token_counter, self.separator)
+                    for (query, docs, doc_tokens, original), budget in zip(prepared, budgets, strict=True)]
         results: list[CompressionResult | None] = [None] * len(requests)
         todo: list[int] = []
         for i, req in enumerate(requests):
-            if req.original_tokens <= req.budget:
+            if req.original_tokens <= req.budget and not (self.compresses_within_budget and req.original_tokens):
                 results[i] = self._passthrough(req)
             else:
                 todo.append(i)
         if todo:
+            self.warm_up()
             outputs = self._compress_batch([requests[i] for i in todo])
             if len(outputs) != len(todo):
                 raise ContextZipError(f"{self.name}: _compress_batch returned {len(outputs)} outputs for {len(todo)}")
             for i, out in zip(todo, outputs, strict=True):
                 results[i] = self._finish(requests[i], out)
         elapsed = (time.perf_counter() - start) * 1000 / max(1, len(requests))
-        return [self._with_time(r, elapsed) for r in results if r is not None]
+        return [replace(r, elapsed_ms=elapsed) for r in results if r is not None]
+
+    async def acompress(
+        self,
+        documents: DocumentsInput,
+        query: str | None = None,
+        *,
+        target_tokens: int | None = None,
+        rate: float | None = None,
+    ) -> CompressionResult:
+        """:meth:`compress` in the event loop's default executor (the loop stays free)."""
+        call = functools.partial(self.compress, documents, query, target_tokens=target_tokens, rate=rate)
+        return await asyncio.get_running_loop().run_in_executor(None, call)
+
+    async def acompress_batch(
+        self,
+        items: Sequence[tuple[str | None, DocumentsInput]],
+        *,
+        target_tokens: BudgetArg = None,
+        rate: RateArg = None,
+    ) -> list[CompressionResult]:
+        """:meth:`compress_batch` in the event loop's default executor."""
+        call = functools.partial(self.compress_batch, items, target_tokens=target_tokens, rate=rate)
+        return await asyncio.get_running_loop().run_in_executor(None, call)
 
     # --- for subclasses -----------------------------------------------------------------------------------
 
@@ -160,49 +199,36 @@ class BaseCompressor(ABC):
         """Compress many requests; model-based compressors override this to batch their scoring."""
         return [self._compress(r) for r in requests]
 
+    def _passthrough(self, req: CompressionRequest) -> CompressionResult:
+        """The result for input within its budget: every non-blank document, unchanged."""
+        return self._finish(req, passthrough_output(req))
+
     # --- internals ----------------------------------------------------------------------------------------
 
-    def _prepare(self, query: Any, documents: DocumentsInput, target_tokens: int | None,
-                 rate: float | None) -> CompressionRequest:
+    def _prepare_item(self, n: int, item: Any) -> tuple[str | None, tuple[Document, ...], tuple[int, ...], int]:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise TypeError(f"item {n} must be a (query, documents) pair, but got {item!r:.80}")
+        query, documents = item
         if query is not None and not isinstance(query, str):
             raise TypeError(f"query must be a str or None, but got {type(query).__name__}")
         if query is not None and not query.strip():
             query = None
-        docs = as_documents(documents)
-        doc_tokens = self.token_counter.count_many([d.text for d in docs])
+        docs = tuple(as_documents(documents))
+        doc_tokens = tuple(self.token_counter.count_many([d.text for d in docs]))
         joined = self.separator.join(d.text for d in docs if d.text.strip())
         original = self.token_counter.count(joined) if joined else 0
-        budget = resolve_budget(original, target_tokens, rate)
-        return CompressionRequest(docs, query, budget, original, doc_tokens, self.token_counter, self.separator)
-
-    def _passthrough(self, req: CompressionRequest) -> CompressionResult:
-        text = self.separator.join(d.text for d in req.documents if d.text.strip())
-        docs = [
-            DocumentResult(
-                id=d.id or str(i), index=i, original_tokens=n, compressed_tokens=n if d.text.strip() else 0,
-                status=DocumentStatus.KEPT if d.text.strip() else DocumentStatus.DROPPED,
-                text=d.text if d.text.strip() else "", metadata=d.metadata,
-            )
-            for i, (d, n) in enumerate(zip(req.documents, req.document_tokens, strict=True))
-        ]
-        reason = "input is empty" if not text else None
-        return CompressionResult(
-            text=text, original_tokens=req.original_tokens, compressed_tokens=req.original_tokens,
-            target_tokens=req.budget, documents=docs, compressor=self.name, query=req.query,
-            strategy="passthrough (input within budget)", token_counter=self.token_counter.name,
-            under_budget_reason=reason,
-        )
+        return query, docs, doc_tokens, original
 
     def _finish(self, req: CompressionRequest, out: CompressedOutput) -> CompressionResult:
         counter = self.token_counter
-        n = counter.count(out.text)
+        n = out.tokens if out.tokens is not None else counter.count(out.text)
         if n > req.budget:
             raise ContextZipError(
                 f"{self.name} produced {n} tokens for a budget of {req.budget}: this is a bug, please report it"
             )
         if len(out.document_texts) != len(req.documents):
             raise ContextZipError(f"{self.name} accounted for {len(out.document_texts)} of {len(req.documents)} documents")
-        counts = counter.count_many(out.document_texts)
+        counts = counter.count_many(list(out.document_texts))
         docs = []
         for i, (d, before, after_text, after) in enumerate(
             zip(req.documents, req.document_tokens, out.document_texts, counts, strict=True)
@@ -219,19 +245,30 @@ class BaseCompressor(ABC):
                 status=status, text=after_text if after_text.strip() else "", score=score, metadata=d.metadata,
             ))
         reason = out.under_budget_reason
-        if reason is None and n < 0.95 * req.budget:
+        if reason is None and not out.text and req.original_tokens == 0:
+            reason = "input is empty"
+        elif reason is None and n < 0.95 * req.budget and n < req.original_tokens:
             reason = "the units that fit left part of the budget unused"
         return CompressionResult(
             text=out.text, original_tokens=req.original_tokens, compressed_tokens=n, target_tokens=req.budget,
             documents=docs, compressor=self.name, query=req.query, strategy=out.strategy,
-            token_counter=counter.name, under_budget_reason=reason, extra=dict(out.extra or {}),
+            token_counter=counter.name, under_budget_reason=reason,
+            kept_spans=tuple(out.kept_spans) if out.kept_spans is not None else None,
+            threshold=out.threshold, faithfulness=out.faithfulness,
+            document_ranking=tuple(out.document_ranking) if out.document_ranking is not None else None,
+            extra=dict(out.extra or {}),
         )
-
-    @staticmethod
-    def _with_time(result: CompressionResult, elapsed_ms: float) -> CompressionResult:
-        from dataclasses import replace
-
-        return replace(result, elapsed_ms=elapsed_ms)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(token_counter={self.token_counter.name!r})"
+
+
+def passthrough_output(req: CompressionRequest) -> CompressedOutput:
+    """Every non-blank document unchanged (blank ones dropped), as for input within its budget."""
+    texts = [d.text if d.text.strip() else "" for d in req.documents]
+    kept = [KeptSpan(i, 0, len(t)) for i, t in enumerate(texts) if t]
+    return CompressedOutput(
+        text=req.separator.join(t for t in texts if t), document_texts=texts,
+        document_full=[bool(t) for t in texts], strategy="passthrough (input within budget)",
+        tokens=req.original_tokens, kept_spans=kept,
+    )

@@ -1,99 +1,78 @@
-"""Sentence-level extractive selection: segment, score, then assemble within the budget.
+"""Sentence-level extractive compression as public stages: segment, score, select within the budget, render.
 
-Subclasses only score units; segmentation, the exact budget, leftover filling, original order and the
-per-document accounting live here once.
+* :func:`segment_sentences` cuts a request's documents into sentences (:class:`~contextzip.scorers.Sentences`);
+* a :class:`~contextzip.scorers.SentenceScorer` scores them (query-guided relevance, BM25, any model);
+* :func:`select_sentences` keeps the best within the request's budget through the one budget fitter, which
+  renders the kept spans (:mod:`contextzip.render`) and counts the result.
+
+:class:`SentenceSelectionCompressor` is those three stages, with the scorer as a constructor argument.
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable
 
-import numpy as np
-
-from contextzip.budget import Unit, WindowFn, assemble
-from contextzip.compressors.base import BaseCompressor, CompressedOutput, CompressionRequest
+from contextzip.budget import Unit, WindowFn, fit_budget
+from contextzip.compressors.base import BaseCompressor, CompressedOutput
+from contextzip.scorers import Scored, Sentences, SentenceScorer
 from contextzip.segment import split_sentences
+from contextzip.types import CompressionRequest
+
+__all__ = ["SentenceSelectionCompressor", "segment_sentences", "select_sentences"]
+
+# request -> how to cut a sentence that does not fit whole (or None: whole sentences only)
+WindowFactory = Callable[[CompressionRequest], WindowFn | None]
 
 
-@dataclass
-class UnitBatch:
-    """The sentences of one request: ``units[k]`` lies in document ``units[k].doc``."""
-
-    request: CompressionRequest
-    units: list[Unit]
-    texts: list[str]
-
-    def first_in_doc(self) -> np.ndarray:
-        seen: set[int] = set()
-        flags = []
-        for u in self.units:
-            flags.append(u.doc not in seen)
-            seen.add(u.doc)
-        return np.asarray(flags, dtype=bool)
-
-
-def sentence_units(request: CompressionRequest) -> UnitBatch:
+def segment_sentences(request: CompressionRequest) -> Sentences:
+    """The segment stage: every sentence of every document of ``request``, in order."""
     units: list[Unit] = []
     texts: list[str] = []
     for d, doc in enumerate(request.documents):
         for span in split_sentences(doc.text):
-            units.append(Unit(doc=d, start=span.start, end=span.end, score=0.0))
+            units.append(Unit(doc=d, start=span.start, end=span.end))
             texts.append(span.text)
-    return UnitBatch(request, units, texts)
+    return Sentences(request, tuple(units), tuple(texts))
 
 
-@dataclass
-class Scored:
-    """Unit scores of one request, optional document scores and the strategy that produced them."""
-
-    unit_scores: np.ndarray
-    doc_scores: np.ndarray | None = None
-    strategy: str = ""
-    min_score: float | None = None
+def select_sentences(sentences: Sentences, scored: Scored, window: WindowFn | None = None) -> CompressedOutput:
+    """The select and render stages: the best sentences of one scored request within its budget, in source
+    order; with a ``window``, a sentence that does not fit whole may keep its best window."""
+    req = sentences.request
+    fit = fit_budget(req.texts, sentences.units, scored.unit_scores, req.budget, req.counter, req.separator,
+                     window=window, min_score=scored.min_score)
+    doc_scores = [float(x) for x in scored.doc_scores] if scored.doc_scores is not None else None
+    return CompressedOutput(
+        text=fit.text, document_texts=fit.doc_texts, document_full=fit.doc_full, scores=doc_scores,
+        strategy=scored.strategy, tokens=fit.tokens, kept_spans=fit.kept, threshold=fit.threshold,
+    )
 
 
 class SentenceSelectionCompressor(BaseCompressor):
-    """Base of compressors that keep whole sentences (plus the head of one more to fill the budget).
+    """Keeps the best whole sentences, scored by any :class:`~contextzip.scorers.SentenceScorer`.
 
     Args:
-        fill_budget: fill what whole sentences leave of the budget with the head of the best remaining one.
+        scorer: scores the sentences of all requests of a call in one batched pass.
+        window: a function from a request to how a sentence that does not fit whole is cut (``None``: whole
+            sentences only).
+        token_counter, separator: see :class:`~contextzip.compressors.base.BaseCompressor`.
     """
 
-    def __init__(self, *, fill_budget: bool = True, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, scorer: SentenceScorer, *, window: WindowFactory | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
-        self.fill_budget = fill_budget
+        if not isinstance(scorer, SentenceScorer):
+            raise TypeError(f"scorer must implement SentenceScorer (score_sentences, warm_up), but got {scorer!r}")
+        self.scorer = scorer
+        self.window = window
 
-    @abstractmethod
-    def _score(self, batches: list[UnitBatch]) -> list[Scored]:
-        """Score the units of every request (all at once, so models can batch across requests)."""
-
-    def score_sentences(self, requests: list[CompressionRequest]) -> list[tuple[UnitBatch, Scored]]:
-        """The sentences of each request with their scores, without selecting any: for compressors that build
-        on this one's relevance (the query-aware token classifier weighs words by their sentence's score)."""
-        batches = [sentence_units(r) for r in requests]
-        return list(zip(batches, self._score(batches), strict=True))
-
-    def _window(self, request: CompressionRequest) -> WindowFn | None:
-        """How to cut a sentence that does not fit whole; ``None`` keeps its head."""
-        return None
+    def warm_up(self) -> None:
+        self.scorer.warm_up()
 
     def _compress(self, request: CompressionRequest) -> CompressedOutput:
         return self._compress_batch([request])[0]
 
     def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
-        return [self.select(batch, scored) for batch, scored in self.score_sentences(requests)]
-
-    def select(self, batch: UnitBatch, scored: Scored) -> CompressedOutput:
-        """Keep the best sentences of one scored request within its budget; ``extra["kept_spans"]`` lists the
-        ``(document, start, end)`` character spans kept (a sentence cut to fit included)."""
-        for u, value in zip(batch.units, scored.unit_scores, strict=True):
-            u.score = float(value)
-        req = batch.request
-        result = assemble(req.texts, batch.units, req.budget, req.counter, req.separator,
-                          fill=self.fill_budget, min_score=scored.min_score, window=self._window(req))
-        doc_scores = [float(x) for x in scored.doc_scores] if scored.doc_scores is not None else None
-        return CompressedOutput(
-            text=result.text, document_texts=result.doc_texts, document_full=result.doc_full,
-            scores=doc_scores, strategy=scored.strategy, extra={"kept_spans": result.kept_units},
-        )
+        sentences = [segment_sentences(r) for r in requests]
+        scored = self.scorer.score_sentences(sentences)
+        return [select_sentences(s, sc, self.window(s.request) if self.window else None)
+                for s, sc in zip(sentences, scored, strict=True)]

@@ -28,13 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contextzip.budget import render
+from contextzip.budget import Unit, fit_budget
 from contextzip.causal_lm import CausalLMScorer
 from contextzip.compressors.base import BaseCompressor, CompressedOutput, CompressionRequest
 from contextzip.engine import ScoringEngine
+from contextzip.lexicon import is_name_or_number
 from contextzip.relevance import bridge_relevance, document_title, minmax
 from contextzip.segment import Span, split_words
-from contextzip.tokens import TokenCounter
+from contextzip.stats import rank_scale
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +46,6 @@ _CLOSING = tuple(".,;:!?)]}\"'”’»")
 _OPENING = tuple("([{\"'“‘«")
 _MAX_PHRASE_WORDS = 6
 _REORDERS = ("original", "relevance")
-
-
-def _name_like(word: str) -> bool:
-    for ch in word:
-        if ch.isalnum():
-            return ch.isupper() or ch.isdigit()
-    return False
 
 
 def split_phrases(text: str) -> list[Span]:
@@ -66,15 +60,15 @@ def split_phrases(text: str) -> list[Span]:
     i = 0
     while i < len(words):
         j = i
-        if _name_like(words[i].text):
+        if is_name_or_number(words[i].text):
             while j + 1 < len(words) and j - i + 1 < _MAX_PHRASE_WORDS:
                 cur, nxt = words[j], words[j + 1]
                 if cur.text.endswith(_CLOSING) or "\n" in text[cur.end:nxt.start] or nxt.text.startswith(_OPENING):
                     break
-                if _name_like(nxt.text):
+                if is_name_or_number(nxt.text):
                     j += 1
                     continue
-                if (nxt.text.lower() in _CONNECTORS and j + 2 < len(words) and _name_like(words[j + 2].text)
+                if (nxt.text.lower() in _CONNECTORS and j + 2 < len(words) and is_name_or_number(words[j + 2].text)
                         and "\n" not in text[nxt.end:words[j + 2].start] and not nxt.text.endswith(_CLOSING)):
                     j += 2
                     continue
@@ -91,7 +85,6 @@ class _Unit:
     start: int
     end: int
     tokens: list[int]          # indices into the document's LM tokens
-    score: float = 0.0
 
 
 @dataclass
@@ -116,74 +109,6 @@ def _units_for(doc: int, text: str, offsets: Sequence[tuple[int, int]]) -> list[
         if k >= 0 and a < units[k].end:
             units[k].tokens.append(t)
     return units
-
-
-def assemble_units(doc_texts: Sequence[str], units: Sequence[_Unit], budget: int, counter: TokenCounter,
-                   separator: str, doc_order: Sequence[int] | None = None) -> tuple[str, list[str], list[bool], int]:
-    """Keep the best-scoring units within ``budget`` real tokens, in original order inside each document.
-
-    The largest prefix of the score ranking that fits is found by bisection on the real token count of the
-    rendered text; smaller units further down the ranking then fill what is left. Returns the text, the text
-    per document, whether each document was kept whole, and the token count.
-    """
-    order = sorted(range(len(units)), key=lambda i: (-units[i].score, units[i].doc, units[i].start))
-    doc_order = list(doc_order) if doc_order is not None else list(range(len(doc_texts)))
-    n_units = np.bincount([u.doc for u in units], minlength=len(doc_texts)) if units else np.zeros(len(doc_texts))
-
-    def build(chosen: Sequence[int]) -> tuple[str, list[str], int]:
-        kept: dict[int, list[tuple[int, int]]] = {}
-        for i in chosen:
-            kept.setdefault(units[i].doc, []).append((units[i].start, units[i].end))
-        _, per_doc = render(doc_texts, kept, separator)
-        text = separator.join(per_doc[d] for d in doc_order if per_doc[d])
-        return text, per_doc, counter.count(text)
-
-    if not order or budget <= 0:
-        return "", [""] * len(doc_texts), [False] * len(doc_texts), 0
-    costs = counter.count_many([" " + doc_texts[units[i].doc][units[i].start:units[i].end] for i in order])
-    cumulative = np.cumsum(costs)
-    lo, hi = 0, min(len(order), int(np.searchsorted(cumulative, budget, side="right")) + 8)
-    best = ("", [""] * len(doc_texts), 0)
-    while lo < hi:  # largest k whose rendering fits
-        mid = (lo + hi + 1) // 2
-        candidate = build(order[:mid])
-        if candidate[2] <= budget:
-            lo, best = mid, candidate
-        else:
-            hi = mid - 1
-    chosen = list(order[:lo])
-    text, per_doc, n = best if lo else build([])
-    attempts = 0
-    for pos in range(lo, len(order)):
-        if n >= budget or attempts >= 64:
-            break
-        if costs[pos] > budget - n:
-            continue
-        attempts += 1
-        trial = build([*chosen, order[pos]])
-        if trial[2] <= budget:
-            chosen.append(order[pos])
-            text, per_doc, n = trial
-    kept_per_doc = np.bincount([units[i].doc for i in chosen], minlength=len(doc_texts)) if chosen else \
-        np.zeros(len(doc_texts))
-    full = [bool(n_units[d] > 0 and kept_per_doc[d] == n_units[d]) for d in range(len(doc_texts))]
-    return text, per_doc, full, n
-
-
-def _percentiles(values: np.ndarray) -> np.ndarray:
-    """Rank of each value in [0, 1] (ties share the mean rank); 0.5 for a single value."""
-    if len(values) <= 1:
-        return np.full(len(values), 0.5)
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values))
-    ranks[order] = np.arange(len(values))
-    sorted_vals = values[order]
-    # average ranks of ties
-    _, first, counts = np.unique(sorted_vals, return_index=True, return_counts=True)
-    for f, c in zip(first, counts, strict=True):
-        if c > 1:
-            ranks[order[f:f + c]] = f + (c - 1) / 2
-    return ranks / (len(values) - 1)
 
 
 def _phrase_scores(units: Sequence[_Unit], nll: np.ndarray, fallback: float) -> np.ndarray:
@@ -237,12 +162,15 @@ class _LMCompressor(BaseCompressor):
             out.append(_Encoded(ids, units))
         return out
 
-    def _output(self, request: CompressionRequest, enc: _Encoded, doc_order: Sequence[int] | None,
-                strategy: str, doc_scores: list[float | None] | None, extra: dict | None = None) -> CompressedOutput:
-        text, per_doc, full, _ = assemble_units(request.texts, enc.units, request.budget, request.counter,
-                                                request.separator, doc_order)
-        return CompressedOutput(text=text, document_texts=per_doc, document_full=full, scores=doc_scores,
-                                strategy=strategy, extra=extra)
+    @staticmethod
+    def _output(request: CompressionRequest, units: Sequence[_Unit], scores: np.ndarray,
+                doc_order: Sequence[int] | None, strategy: str, doc_scores: list[float | None] | None,
+                ranking: list[str] | None = None, extra: dict | None = None) -> CompressedOutput:
+        fit = fit_budget(request.texts, [Unit(u.doc, u.start, u.end) for u in units], scores, request.budget,
+                         request.counter, request.separator, doc_order=doc_order)
+        return CompressedOutput(text=fit.text, document_texts=fit.doc_texts, document_full=fit.doc_full,
+                                scores=doc_scores, strategy=strategy, tokens=fit.tokens, kept_spans=fit.kept,
+                                threshold=fit.threshold, document_ranking=ranking, extra=extra)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_name_or_path={self.scorer.model_name_or_path!r})"
@@ -279,14 +207,13 @@ class PerplexityCompressor(_LMCompressor):
             pos += len(enc.ids)
             flat = np.concatenate([x for x in doc_nll if len(x)]) if any(len(x) for x in doc_nll) else np.zeros(1)
             fallback = float(np.nanmean(flat)) if np.isfinite(flat).any() else 0.0
+            scores = np.empty(len(enc.units))
             for d in range(len(enc.ids)):
-                members = [u for u in enc.units if u.doc == d]
-                for u, s in zip(members, _phrase_scores(members, doc_nll[d], fallback), strict=True):
-                    u.score = float(s)
-            doc_scores: list[float | None] = [
-                float(np.nanmean(x)) if len(x) and np.isfinite(x).any() else None for x in doc_nll
-            ]
-            outputs.append(self._output(req, enc, None, "self-information phrases (Selective Context)", doc_scores))
+                ks = [k for k, u in enumerate(enc.units) if u.doc == d]
+                scores[ks] = _phrase_scores([enc.units[k] for k in ks], doc_nll[d], fallback)
+            self_information = [float(np.nanmean(x)) if len(x) and np.isfinite(x).any() else None for x in doc_nll]
+            outputs.append(self._output(req, enc.units, scores, None, "self-information phrases (Selective Context)",
+                                        None, extra={"document_self_information": self_information}))
         return outputs
 
 
@@ -425,31 +352,33 @@ class LongPerplexityCompressor(_LMCompressor):
                         relevance: np.ndarray, order: list[int], chosen: list[int],
                         conditioned: dict[tuple[int, int], np.ndarray]) -> CompressedOutput:
         chosen_set = set(chosen)
-        enc.units = [u for u in enc.units if u.doc in chosen_set]
+        units = [u for u in enc.units if u.doc in chosen_set]
         all_nll = np.concatenate([self_info[d] for d in chosen if len(self_info[d])] or [np.zeros(1)])
         fallback = float(np.nanmean(all_nll)) if np.isfinite(all_nll).any() else 0.0
-        plain = np.empty(len(enc.units))
-        cond = np.empty(len(enc.units))
+        plain = np.empty(len(units))
+        cond = np.empty(len(units))
         by_doc: dict[int, list[int]] = {}
-        for k, u in enumerate(enc.units):
+        for k, u in enumerate(units):
             by_doc.setdefault(u.doc, []).append(k)
         for d, ks in by_doc.items():
-            members = [enc.units[k] for k in ks]
+            members = [units[k] for k in ks]
             plain[ks] = _phrase_scores(members, self_info[d], fallback)
             cond[ks] = _phrase_scores(members, conditioned.get((n, d), self_info[d]), fallback)
         if req.query:
-            importance = ((1 - self.contrast_weight) * _percentiles(cond)
-                          + self.contrast_weight * _percentiles(plain - cond))
+            importance = ((1 - self.contrast_weight) * rank_scale(cond)
+                          + self.contrast_weight * rank_scale(plain - cond))
             strategy = "question-conditioned contrastive perplexity (LongLLMLingua), phrases"
         else:
-            importance = _percentiles(plain)
+            importance = rank_scale(plain)
             strategy = "self-information phrases (no question)"
         position = {d: r for r, d in enumerate(chosen)}
         span = max(1, len(chosen) - 1)
-        for k, u in enumerate(enc.units):
-            priority = 1.0 - position[u.doc] / span if req.query and len(chosen) > 1 else 1.0
-            u.score = float(importance[k] + self.document_priority * priority)
+        priority = np.asarray([1.0 - position[u.doc] / span if req.query and len(chosen) > 1 else 1.0
+                               for u in units])
+        scores = importance + self.document_priority * priority
         doc_order = order if self.reorder == "relevance" else None
-        scores: list[float | None] = [float(x) for x in relevance] if req.query else [None] * len(req.documents)
-        extra = {"document_ranking": [req.documents[d].id for d in order], "candidates": len(chosen)}
-        return self._output(req, enc, doc_order, strategy, scores, extra)
+        doc_scores: list[float | None] = ([float(x) for x in minmax(relevance)] if req.query
+                                          else [None] * len(req.documents))
+        ranking = [req.documents[d].id or str(d) for d in order] if req.query else None
+        return self._output(req, units, scores, doc_order, strategy, doc_scores, ranking,
+                            extra={"candidates": len(chosen)})

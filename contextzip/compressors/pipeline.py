@@ -11,16 +11,20 @@ order. Every request of a ``compress_batch`` call goes through each step in one 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from contextzip.budget import Unit, render_spans
-from contextzip.compressors.base import BaseCompressor, CompressedOutput, CompressionRequest
-from contextzip.compressors.extractive import Scored, UnitBatch
-from contextzip.compressors.token_classification import DEFAULT_MODEL
+from contextzip.budget import top_within
+from contextzip.compressors.base import BaseCompressor, CompressedOutput
+from contextzip.compressors.extractive import segment_sentences
+from contextzip.compressors.token_classification import DEFAULT_MODEL, restrict_units, select_words
 from contextzip.compressors.token_classification_query import QueryAwareTokenClassificationCompressor
-from contextzip.types import Document
+from contextzip.scorers import Scored, Sentences, SentenceScorer
+from contextzip.types import CompressionRequest
+
+__all__ = ["CoarseToFineCompressor"]
 
 
 class CoarseToFineCompressor(BaseCompressor):
@@ -41,8 +45,9 @@ class CoarseToFineCompressor(BaseCompressor):
             words near the question's terms, and the share of the budget kept as whole top sentences (see
             :class:`~contextzip.compressors.token_classification_query.QueryAwareTokenClassificationCompressor`).
         device, dtype, batch_size: the shared engine's settings for both models.
-        coarse: a query-guided compressor to use (and share) for the coarse step and the sentence relevance.
-        fine: a query-aware token-classification compressor for the fine step.
+        sentence_scorer: the :class:`~contextzip.scorers.SentenceScorer` of the coarse step and of the fine
+            step's sentence relevance (by default the query-guided scorer on the packaged MiniLM).
+        fine: a query-aware token-classification compressor for the fine step (its word units and scores).
         token_counter, separator: see :class:`~contextzip.compressors.base.BaseCompressor`.
     """
 
@@ -62,7 +67,7 @@ class CoarseToFineCompressor(BaseCompressor):
         device: str | None = None,
         dtype: str | None = "auto",
         batch_size: int | None = None,
-        coarse: Any = None,
+        sentence_scorer: SentenceScorer | None = None,
         fine: QueryAwareTokenClassificationCompressor | None = None,
         **kwargs: Any,
     ) -> None:
@@ -71,100 +76,63 @@ class CoarseToFineCompressor(BaseCompressor):
                 or not 0.0 <= coarse_share <= 1.0:
             raise ValueError(f"coarse_share must be a number in [0, 1], but got {coarse_share!r}")
         self.coarse_share = float(coarse_share)
-        if coarse is None:
-            from contextzip.compressors.query_guided import QueryGuidedCompressor
+        if sentence_scorer is None:
+            from contextzip.compressors.query_guided import QueryGuidedScorer
+            from contextzip.engine import ScoringEngine
+            from contextzip.models import SentenceEmbedder
 
-            coarse = QueryGuidedCompressor(device=device, dtype=dtype, batch_size=batch_size,
-                                           token_counter=self.token_counter, separator=self.separator)
-        self.coarse = coarse
+            sentence_scorer = QueryGuidedScorer(SentenceEmbedder(
+                "minilm", ScoringEngine(device=device, dtype=dtype, batch_size=batch_size)))
+        self.sentence_scorer = sentence_scorer
         self.fine = fine or QueryAwareTokenClassificationCompressor(
             model_name_or_path, relevance_weight=relevance_weight, answer_type_weight=answer_type_weight,
             entity_weight=entity_weight, proximity_weight=proximity_weight,
-            whole_sentence_share=whole_sentence_share, sentence_scorer=coarse, device=device,
+            whole_sentence_share=whole_sentence_share, sentence_scorer=sentence_scorer, device=device,
             dtype=dtype, batch_size=batch_size, token_counter=self.token_counter, separator=self.separator,
         )
 
     def warm_up(self) -> None:
-        self.coarse.warm_up()
+        self.sentence_scorer.warm_up()
         self.fine.warm_up()
 
     def _compress(self, request: CompressionRequest) -> CompressedOutput:
         return self._compress_batch([request])[0]
 
     def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
-        counter = self.token_counter
-        # Coarse: whole sentences within a larger budget. Sentences are scored once, on the full documents (so
-        # document relevance and bridging see everything); the fine step reuses these scores.
-        coarse_reqs = []
-        for r in requests:
-            extra = self.coarse_share * max(0, r.original_tokens - r.budget)
-            budget = min(r.original_tokens, r.budget + math.ceil(extra))
-            coarse_reqs.append(CompressionRequest(r.documents, r.query, budget, r.original_tokens,
-                                                  r.document_tokens, r.counter, r.separator))
-        scored = self.coarse.score_sentences(coarse_reqs)
-        coarse_texts: list[list[str]] = []
-        coarse_scores: list[list[float | None] | None] = []
-        fine_sentences: list[tuple[UnitBatch, Scored]] = []
-        for c, (batch, s) in zip(coarse_reqs, scored, strict=True):
-            if c.budget < c.original_tokens:
-                out = self.coarse.select(batch, s)
-                kept = list((out.extra or {})["kept_spans"])
-            else:  # the whole context fits the coarse budget: every sentence goes on to the fine step
-                kept = [(u.doc, u.start, u.end) for u in batch.units]
-            texts, sentences = _carry_scores(c, batch, s, kept)
-            coarse_texts.append(texts)
-            coarse_scores.append([float(x) for x in s.doc_scores] if s.doc_scores is not None else None)
-            fine_sentences.append(sentences)
-        # Fine: words, down to the budget.
-        fine_reqs = []
-        for r, texts in zip(requests, coarse_texts, strict=True):
-            docs = [Document(t, d.id, d.metadata) for d, t in zip(r.documents, texts, strict=True)]
-            joined = r.separator.join(t for t in texts if t.strip())
-            fine_reqs.append(CompressionRequest(docs, r.query, r.budget, counter.count(joined) if joined else 0,
-                                                counter.count_many(texts), r.counter, r.separator))
-        for f, (batch, _) in zip(fine_reqs, fine_sentences, strict=True):
-            batch.request = f
-        prune = [i for i, f in enumerate(fine_reqs) if f.original_tokens > f.budget]
-        fine_out: dict[int, CompressedOutput] = dict(zip(prune, self.fine._compress_batch(
-            [fine_reqs[i] for i in prune], sentence_scores=[fine_sentences[i] for i in prune]), strict=True))
+        # Segment and score sentences once, on the full documents (document relevance and bridging see
+        # everything); the coarse step keeps the best sentences within the coarse budget (by their token
+        # estimates: the exact budget is the fine step's), the fine step weighs words by these same scores.
+        sentences = [segment_sentences(r) for r in requests]
+        scored = self.sentence_scorer.score_sentences(sentences)
+        units = self.fine.word_units(requests)  # every document through the token classifier, one pass
+        coarse = [self.coarse_selection(r, s, sc) for r, s, sc in zip(requests, sentences, scored, strict=True)]
+        kept_sentences = [keep for keep, _ in coarse]
+        restricted = []
+        for r, s, keep, doc_units in zip(requests, sentences, kept_sentences, units, strict=True):
+            spans = [[(s.units[k].start, s.units[k].end) for k in keep if s.units[k].doc == d]
+                     for d in range(len(r.documents))]
+            restricted.append([restrict_units(u, sp) for u, sp in zip(doc_units, spans, strict=True)])
+        pairs: list[tuple[Sentences, Scored] | None] = [
+            (s.subset(keep), sc.subset(keep)) for s, sc, keep in zip(sentences, scored, kept_sentences, strict=True)
+        ]
+        scores = self.fine.unit_scores(requests, restricted, pairs)
         outputs = []
-        for i, (r, f) in enumerate(zip(requests, fine_reqs, strict=True)):
-            if i in fine_out:
-                out = fine_out[i]
-                texts, text = out.document_texts, out.text
-                extra = dict(out.extra or {})
-            else:
-                texts = f.texts
-                text = r.separator.join(t for t in texts if t.strip())
-                extra = {}
-            full = [t == d.text for t, d in zip(texts, r.documents, strict=True)]
-            extra["coarse_tokens"] = f.original_tokens
-            outputs.append(CompressedOutput(
-                text=text, document_texts=texts, document_full=full, scores=coarse_scores[i],
-                strategy=(f"coarse-to-fine: query-guided sentences to {f.original_tokens} tokens, "
-                          "then query-aware token pruning"),
-                extra=extra,
-            ))
+        for r, u, sc, sent, (_, coarse_tokens) in zip(requests, restricted, scores, scored, coarse, strict=True):
+            doc_scores = [float(x) for x in sent.doc_scores] if sent.doc_scores is not None else None
+            out = select_words(r, u, sc, f"coarse-to-fine: query-guided sentences to ~{coarse_tokens} tokens, "
+                                         "then query-aware token pruning", doc_scores)
+            outputs.append(replace(out, extra={**(out.extra or {}), "coarse_tokens": coarse_tokens}))
         return outputs
 
-
-def _carry_scores(request: CompressionRequest, batch: UnitBatch, scored: Scored,
-                  kept: list[tuple[int, int, int]]) -> tuple[list[str], tuple[UnitBatch, Scored]]:
-    """Render the kept spans per document and carry each one's sentence score to where it lies in the render."""
-    starts = [np.asarray([u.start for u in batch.units if u.doc == d]) for d in range(len(request.documents))]
-    index = [[k for k, u in enumerate(batch.units) if u.doc == d] for d in range(len(request.documents))]
-    texts: list[str] = []
-    units: list[Unit] = []
-    unit_texts: list[str] = []
-    values: list[float] = []
-    for d, doc in enumerate(request.documents):
-        pieces = sorted((a, b) for doc_id, a, b in kept if doc_id == d)
-        text, where = render_spans(doc.text, pieces)
-        texts.append(text)
-        for (a, _), (ra, rb) in zip(pieces, where, strict=True):
-            k = index[d][max(0, int(np.searchsorted(starts[d], a, side="right")) - 1)]
-            units.append(Unit(doc=d, start=ra, end=rb, score=0.0))
-            unit_texts.append(text[ra:rb])
-            values.append(float(scored.unit_scores[k]))
-    return texts, (UnitBatch(request, units, unit_texts), Scored(np.asarray(values), scored.doc_scores,
-                                                                 scored.strategy))
+    def coarse_selection(self, request: CompressionRequest, sentences: Sentences,
+                         scored: Scored) -> tuple[list[int], int]:
+        """The coarse step: indices of the best sentences within ``budget + coarse_share x (original - budget)``
+        estimated tokens, and their estimated size."""
+        costs = request.counter.count_many([" " + t for t in sentences.texts])
+        extra = self.coarse_share * max(0, request.original_tokens - request.budget)
+        limit = min(request.original_tokens, request.budget + math.ceil(extra))
+        if limit >= request.original_tokens:
+            keep = list(range(len(sentences.units)))
+        else:
+            keep = top_within(costs, np.asarray(scored.unit_scores), limit, min_score=scored.min_score)
+        return keep, int(sum(costs[k] for k in keep))

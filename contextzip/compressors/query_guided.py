@@ -23,23 +23,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from contextzip.budget import WindowFn
-from contextzip.compressors.base import CompressionRequest
-from contextzip.compressors.extractive import Scored, SentenceSelectionCompressor, UnitBatch
+from contextzip.compressors.extractive import SentenceSelectionCompressor
 from contextzip.engine import ScoringEngine
+from contextzip.lexicon import answer_type, has_answer_type, lexical_terms
 from contextzip.models import SentenceEmbedder
 from contextzip.relevance import (
-    answer_type,
     bm25_scores,
     bridge_relevance,
     document_title,
-    has_answer_type,
-    lexical_terms,
     minmax,
     query_window,
     term_overlap,
 )
+from contextzip.scorers import Scored, Sentences, TextEmbedder
+from contextzip.types import CompressionRequest
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["QueryGuidedCompressor", "QueryGuidedScorer", "QueryGuidedWeights", "query_windows"]
 
 
 @dataclass(frozen=True)
@@ -58,57 +59,43 @@ class QueryGuidedWeights:
     answer_type: float = 0.6
 
 
-class QueryGuidedCompressor(SentenceSelectionCompressor):
-    """The default compressor: query-aware, coarse to fine, exact budget, faithful (whole sentences, in order).
+def query_windows(request: CompressionRequest) -> WindowFn:
+    """How query-guided compression cuts a sentence too long to keep whole: its best window of words for the
+    question (see :func:`contextzip.relevance.query_window`)."""
+    texts, counter, query = request.texts, request.counter, request.query
+
+    def window(doc: int, start: int, end: int, max_tokens: int) -> tuple[int, int]:
+        s, e = query_window(texts[doc][start:end], query, max_tokens, counter)
+        return start + s, start + e
+
+    return window
+
+
+class QueryGuidedScorer:
+    """The query-guided sentence relevance (a :class:`~contextzip.scorers.SentenceScorer`): dense (any
+    :class:`~contextzip.scorers.TextEmbedder`, MiniLM by default) + BM25 + query-term coverage, per sentence and
+    per document, document-weighted, bridged, with lead and answer-type priors; query-free centrality without a
+    question. Every distinct text of every request is embedded in one engine pass.
 
     Args:
-        model_name_or_path: sentence embedding model ("minilm" = all-MiniLM-L6-v2, shipped offline).
-        device: "cuda", "mps", "cpu" or ``None`` (auto).
-        dtype: "float32", "bfloat16", "float16" or "auto".
-        batch_size: sentences per forward pass (``None``: 8 on CPU, 64 on accelerators).
-        weights: how the relevance signals mix (:class:`QueryGuidedWeights`).
-        use_titles: prepend ``metadata["title"]`` to sentences and documents when embedding them.
-        fill_budget: fill leftover budget with the head of the best sentence that no longer fits.
-        token_counter, separator: see :class:`~contextzip.compressors.base.BaseCompressor`.
+        embedder: the dense model.
+        weights: how the signals mix (:class:`QueryGuidedWeights`).
+        use_titles: prepend ``metadata["title"]`` to sentences and documents.
     """
 
-    name = "query-guided"
-    uses_query = True
-
-    def __init__(
-        self,
-        model_name_or_path: str = "minilm",
-        *,
-        device: str | None = None,
-        dtype: str | None = "auto",
-        batch_size: int | None = None,
-        weights: QueryGuidedWeights | None = None,
-        use_titles: bool = True,
-        embedder: SentenceEmbedder | None = None,
-        **kwargs,  # type: ignore[no-untyped-def]
-    ) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, embedder: TextEmbedder, weights: QueryGuidedWeights | None = None,
+                 use_titles: bool = True) -> None:
+        self.embedder = embedder
         self.weights = weights or QueryGuidedWeights()
         self.use_titles = use_titles
-        self.embedder = embedder or SentenceEmbedder(
-            model_name_or_path, engine=ScoringEngine(device=device, dtype=dtype, batch_size=batch_size)
-        )
-
-    def _window(self, request: CompressionRequest) -> WindowFn | None:
-        texts, counter, query = request.texts, request.counter, request.query
-
-        def window(doc: int, start: int, end: int, max_tokens: int) -> tuple[int, int]:
-            s, e = query_window(texts[doc][start:end], query, max_tokens, counter)
-            return start + s, start + e
-
-        return window
 
     def warm_up(self) -> None:
         self.embedder.warm_up()
 
-    # --- scoring ------------------------------------------------------------------------------------------
+    def score_sentences(self, batches: Sequence[Sentences]) -> list[Scored]:
+        return self._score(list(batches))
 
-    def _embed_all(self, batches: list[UnitBatch], views: list[list[str]]) -> tuple[dict[str, int], np.ndarray]:
+    def _embed_all(self, batches: list[Sentences], views: list[list[str]]) -> tuple[dict[str, int], np.ndarray]:
         """One engine pass over every distinct text of every request (queries and sentences)."""
         texts: dict[str, int] = {}
 
@@ -124,18 +111,18 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         vectors = self.embedder.encode(list(texts))
         return texts, vectors
 
-    def _titles(self, b: UnitBatch) -> list[str]:
+    def _titles(self, b: Sentences) -> list[str]:
         return [document_title(d.metadata) if self.use_titles else "" for d in b.request.documents]
 
-    def _unit_views(self, b: UnitBatch) -> list[str]:
+    def _unit_views(self, b: Sentences) -> list[str]:
         titles = self._titles(b)
         return [f"{titles[u.doc]}: {t}" if titles[u.doc] else t for u, t in zip(b.units, b.texts, strict=True)]
 
-    def _doc_views(self, b: UnitBatch) -> list[str]:
+    def _doc_views(self, b: Sentences) -> list[str]:
         titles = self._titles(b)
         return [f"{t}: {d.text}" if t else d.text for t, d in zip(titles, b.request.documents, strict=True)]
 
-    def _score(self, batches: list[UnitBatch]) -> list[Scored]:
+    def _score(self, batches: list[Sentences]) -> list[Scored]:
         if not any(b.units for b in batches):
             return [Scored(np.zeros(0)) for _ in batches]
         views = [self._unit_views(b) for b in batches]  # "title: sentence", built once per request
@@ -156,7 +143,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         return out
 
     @staticmethod
-    def _document_vectors(b: UnitBatch, unit_vecs: np.ndarray) -> np.ndarray:
+    def _document_vectors(b: Sentences, unit_vecs: np.ndarray) -> np.ndarray:
         """A document's vector is the normalised mean of its sentences' (no second pass over long texts)."""
         out = np.zeros((len(b.request.documents), unit_vecs.shape[1]), dtype=np.float32)
         for k, u in enumerate(b.units):
@@ -164,7 +151,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
 
-    def _score_query(self, b: UnitBatch, q: np.ndarray, unit_vecs: np.ndarray, doc_vecs: np.ndarray,
+    def _score_query(self, b: Sentences, q: np.ndarray, unit_vecs: np.ndarray, doc_vecs: np.ndarray,
                      unit_views: Sequence[str], doc_views: Sequence[str]) -> Scored:
         w = self.weights
         query = b.request.query or ""
@@ -190,7 +177,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         score = sent + w.document * doc_score[doc_of] + w.lead * lead + w.answer_type * typed
         return Scored(score, doc_score, "query: dense (MiniLM) + BM25 + coverage, document-weighted, bridged")
 
-    def _score_centrality(self, b: UnitBatch, unit_vecs: np.ndarray) -> Scored:
+    def _score_centrality(self, b: Sentences, unit_vecs: np.ndarray) -> Scored:
         centroid = unit_vecs.mean(axis=0)
         norm = np.linalg.norm(centroid)
         centrality = minmax(unit_vecs @ (centroid / norm)) if norm > 0 else np.zeros(len(b.units))
@@ -202,3 +189,47 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
             doc_scores[d] = centrality[mask].mean() if mask.any() else 0.0
         score = centrality + self.weights.lead * 2 * lead
         return Scored(score, doc_scores, "query-free: centrality (MiniLM) + lead-sentence prior")
+
+
+class QueryGuidedCompressor(SentenceSelectionCompressor):
+    """The default compressor: query-aware, coarse to fine, exact budget, faithful (whole sentences, in order).
+
+    segment (sentences) -> :class:`QueryGuidedScorer` -> the budget fitter (a sentence too long to fit keeps
+    its best window for the question, :func:`query_windows`) -> render.
+
+    Args:
+        model_name_or_path: sentence embedding model ("minilm" = all-MiniLM-L6-v2, shipped offline).
+        device: "cuda", "mps", "cpu" or ``None`` (auto).
+        dtype: "float32", "bfloat16", "float16" or "auto".
+        batch_size: sentences per forward pass (``None``: 8 on CPU, 64 on accelerators).
+        weights: how the relevance signals mix (:class:`QueryGuidedWeights`).
+        use_titles: prepend ``metadata["title"]`` to sentences and documents when embedding them.
+        fill_budget: fill leftover budget with the best window of a sentence that no longer fits whole.
+        embedder: any :class:`~contextzip.scorers.TextEmbedder` to use (and share) instead of loading one.
+        token_counter, separator: see :class:`~contextzip.compressors.base.BaseCompressor`.
+    """
+
+    name = "query-guided"
+    uses_query = True
+
+    def __init__(
+        self,
+        model_name_or_path: str = "minilm",
+        *,
+        device: str | None = None,
+        dtype: str | None = "auto",
+        batch_size: int | None = None,
+        weights: QueryGuidedWeights | None = None,
+        use_titles: bool = True,
+        fill_budget: bool = True,
+        embedder: TextEmbedder | None = None,
+        **kwargs,  # type: ignore[no-untyped-def]
+    ) -> None:
+        embedder = embedder or SentenceEmbedder(
+            model_name_or_path, engine=ScoringEngine(device=device, dtype=dtype, batch_size=batch_size)
+        )
+        super().__init__(QueryGuidedScorer(embedder, weights, use_titles),
+                         window=query_windows if fill_budget else None, **kwargs)
+        self.embedder = embedder
+        self.weights = self.scorer.weights
+        self.fill_budget = fill_budget

@@ -10,46 +10,28 @@ bridged). Everything else (one threshold, exact budget, faithful output) is
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from contextzip.compressors.base import CompressionRequest
-from contextzip.compressors.token_classification import (
-    DEFAULT_MODEL,
-    TokenClassificationCompressor,
-    Units,
-    codepoints,
-    is_entity_start,
+from contextzip.compressors.token_classification import DEFAULT_MODEL, TokenClassificationCompressor
+from contextzip.compressors.word_units import Units
+from contextzip.lexicon import (
+    NUMERIC_TYPES,
+    answer_type,
+    name_or_number_starts,
+    proximity,
+    query_term_pattern,
 )
+from contextzip.relevance import minmax
+from contextzip.scorers import Scored, Sentences, SentenceScorer
+from contextzip.segment import codepoints
+from contextzip.types import CompressionRequest
 
 __all__ = ["QueryAwareTokenClassificationCompressor"]
 
-_PROXIMITY_SCALE = 4.0  # words: the proximity boost falls to 1/e this far from a question term
-
-
-def _query_term_pattern(query: str) -> re.Pattern[str] | None:
-    """Whole-word, case-insensitive matches of the query's content terms (a plural fold either way)."""
-    from contextzip.relevance import lexical_terms
-
-    terms = sorted(set(lexical_terms(query)), key=len, reverse=True)
-    if not terms:
-        return None
-    return re.compile(r"\b(?:" + "|".join(re.escape(t) for t in terms) + r")s?\b", re.IGNORECASE)
-
-
 _WHOLE_SENTENCE_BONUS = 100.0  # above any keep probability + relevance + prior: kept first, whole
-_NUMBER_QUESTION = re.compile(r"^\s*(when|what year|which year|how (many|much|long|old|far|tall|big))\b", re.I)
-_NAME_QUESTION = re.compile(r"^\s*(who|whom|whose)\b", re.I)
-
-
-def _answer_kind(query: str) -> str | None:
-    if _NUMBER_QUESTION.search(query):
-        return "number"
-    if _NAME_QUESTION.search(query):
-        return "name"
-    return None
 
 
 class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
@@ -70,7 +52,8 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
         whole_sentence_share: the most relevant sentences, up to this share of the budget, are kept whole (in
             [0, 1]; 0 lets every sentence lose words). Answers that span several words, or a whole sentence,
             survive in them.
-        sentence_scorer: a :class:`~contextzip.compressors.query_guided.QueryGuidedCompressor` to share.
+        sentence_scorer: the :class:`~contextzip.scorers.SentenceScorer` of sentence relevance (by default
+            :class:`~contextzip.compressors.query_guided.QueryGuidedScorer` on the packaged MiniLM).
         Other arguments: see :class:`TokenClassificationCompressor`.
     """
 
@@ -80,7 +63,7 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
     def __init__(self, model_name_or_path: str = DEFAULT_MODEL, *, relevance_weight: float = 2.0,
                  answer_type_weight: float = 0.5, entity_weight: float = 0.0, proximity_weight: float = 0.0,
                  whole_sentence_share: float = 0.0,
-                 sentence_scorer: Any = None, **kwargs: Any) -> None:
+                 sentence_scorer: SentenceScorer | None = None, **kwargs: Any) -> None:
         if isinstance(whole_sentence_share, bool) or not isinstance(whole_sentence_share, (int, float)) \
                 or not 0.0 <= whole_sentence_share <= 1.0:
             raise ValueError(f"whole_sentence_share must be in [0, 1], but got {whole_sentence_share!r}")
@@ -95,79 +78,99 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
         self.whole_sentence_share = float(whole_sentence_share)
         self.proximity_weight = float(proximity_weight)
         if sentence_scorer is None:
-            from contextzip.compressors.query_guided import QueryGuidedCompressor
+            from contextzip.compressors.query_guided import QueryGuidedScorer
+            from contextzip.engine import ScoringEngine
+            from contextzip.models import SentenceEmbedder
 
-            sentence_scorer = QueryGuidedCompressor(device=kwargs.get("device"),
-                                                    token_counter=self.token_counter)
+            sentence_scorer = QueryGuidedScorer(SentenceEmbedder("minilm", ScoringEngine(device=kwargs.get("device"))))
+        if not isinstance(sentence_scorer, SentenceScorer):
+            raise TypeError(f"sentence_scorer must implement SentenceScorer, but got {sentence_scorer!r}")
         self.sentence_scorer = sentence_scorer
 
     def warm_up(self) -> None:
         super().warm_up()
         self.sentence_scorer.warm_up()
 
-    def _strategy(self, request: CompressionRequest) -> str:
+    def strategy(self, request: CompressionRequest) -> str:
         if request.query:
             return "token classification + query relevance of sentence and document, one threshold"
-        return super()._strategy(request)
+        return super().strategy(request)
 
-    def _unit_scores(self, requests: list[CompressionRequest], units: list[list[Units]],
-                     sentence_scores: list[Any] | None = None) -> list[list[np.ndarray]]:
-        from contextzip.relevance import minmax
+    def document_scores(self, request: CompressionRequest,
+                        sentences: tuple[Sentences, Scored] | None) -> list[float | None] | None:
+        if not request.query or sentences is None or sentences[1].doc_scores is None:
+            return None
+        return [float(x) for x in sentences[1].doc_scores]
 
-        base = super()._unit_scores(requests, units)
+    def _compress_batch(self, requests: list[CompressionRequest]) -> list[Any]:
+        from contextzip.compressors.extractive import segment_sentences
+        from contextzip.compressors.token_classification import select_words
+
+        units = self.word_units(requests)
         todo = [i for i, r in enumerate(requests) if r.query and self.relevance_weight > 0]
-        if not todo:
-            return base
-        # The query-guided compressor's sentence scores (dense + lexical + document relevance, bridged).
-        if sentence_scores is not None:
-            scored = [sentence_scores[i] for i in todo]
-        else:
-            scored = self.sentence_scorer.score_sentences([requests[i] for i in todo])
-        for i, (batch, s) in zip(todo, scored, strict=True):
-            if not batch.units:
+        batches = [segment_sentences(requests[i]) for i in todo]
+        scored = self.sentence_scorer.score_sentences(batches) if batches else []
+        sentences: list[tuple[Sentences, Scored] | None] = [None] * len(requests)
+        for i, b, sc in zip(todo, batches, scored, strict=True):
+            sentences[i] = (b, sc)
+        scores = self.unit_scores(requests, units, sentences)
+        return [select_words(r, u, s, self.strategy(r), self.document_scores(r, sent))
+                for r, u, s, sent in zip(requests, units, scores, sentences, strict=True)]
+
+    def unit_scores(self, requests: Sequence[CompressionRequest], units: Sequence[Sequence[Units]],
+                    sentences: Sequence[tuple[Sentences, Scored] | None] | None = None) -> list[list[np.ndarray]]:
+        """Keep probability + ``relevance_weight`` x the (min-max scaled) relevance of each unit's sentence,
+        plus the priors; ``sentences[i]`` is request ``i``'s scored sentences (``None``: keep probability and
+        priors only)."""
+        base = super().unit_scores(requests, units)
+        for i, req in enumerate(requests):
+            if not req.query:
                 continue
-            rel = minmax(np.asarray(s.unit_scores, dtype=np.float64))
-            sentence_score = self.relevance_weight * rel
-            if self.whole_sentence_share > 0:
-                # The most relevant sentences, within this share of the budget, rank above every other word.
-                costs = requests[i].counter.count_many(batch.texts)
-                room = self.whole_sentence_share * requests[i].budget
-                for k in np.argsort(-rel, kind="stable").tolist():
-                    if costs[k] > room:
-                        break
-                    room -= costs[k]
-                    sentence_score[k] += _WHOLE_SENTENCE_BONUS
-            sent_doc = np.asarray([u.doc for u in batch.units])
-            sent_start = np.asarray([u.start for u in batch.units])
-            for d, doc_units in enumerate(units[i]):
-                mask = sent_doc == d
-                if not mask.any() or len(doc_units.starts) == 0:
-                    continue
-                starts_d, score_d = sent_start[mask], sentence_score[mask]
-                which = np.clip(np.searchsorted(starts_d, doc_units.starts, side="right") - 1, 0, len(starts_d) - 1)
-                base[i][d] = base[i][d] + score_d[which]
-        for i in todo:
-            query = requests[i].query or ""
-            pattern = _query_term_pattern(query) if self.proximity_weight > 0 else None
-            kind = _answer_kind(query) if self.answer_type_weight > 0 else None
+            pair = sentences[i] if sentences is not None else None
+            if pair is not None and self.relevance_weight > 0 and pair[0].units:
+                self._add_relevance(req, units[i], base[i], *pair)
+            pattern = query_term_pattern(req.query) if self.proximity_weight > 0 else None
+            kind = answer_type(req.query) if self.answer_type_weight > 0 else None
             for d, doc_units in enumerate(units[i]):
                 if len(doc_units.starts):
-                    base[i][d] = base[i][d] + self._priors(requests[i].documents[d].text, doc_units, pattern, kind)
+                    base[i][d] = base[i][d] + self._priors(req.documents[d].text, doc_units, pattern, kind)
         return base
 
-    def _priors(self, text: str, doc_units: Units, pattern: re.Pattern[str] | None, kind: str | None) -> np.ndarray:
+    def _add_relevance(self, req: CompressionRequest, units: Sequence[Units], base: list[np.ndarray],
+                       batch: Sentences, scored: Scored) -> None:
+        rel = minmax(np.asarray(scored.unit_scores, dtype=np.float64))
+        sentence_score = self.relevance_weight * rel
+        if self.whole_sentence_share > 0:
+            # The most relevant sentences, within this share of the budget, rank above every other word.
+            costs = req.counter.count_many(list(batch.texts))
+            room = self.whole_sentence_share * req.budget
+            for k in np.argsort(-rel, kind="stable").tolist():
+                if costs[k] > room:
+                    break
+                room -= costs[k]
+                sentence_score[k] += _WHOLE_SENTENCE_BONUS
+        sent_doc = batch.doc_of()
+        sent_start = np.asarray([u.start for u in batch.units])
+        for d, doc_units in enumerate(units):
+            mask = sent_doc == d
+            if not mask.any() or len(doc_units.starts) == 0:
+                continue
+            starts_d, score_d = sent_start[mask], sentence_score[mask]
+            which = np.clip(np.searchsorted(starts_d, doc_units.starts, side="right") - 1, 0, len(starts_d) - 1)
+            base[d] = base[d] + score_d[which]
+
+    def _priors(self, text: str, doc_units: Units, pattern: Any, kind: str | None) -> np.ndarray:
         """Per-unit priors: names and numbers, words near the question's terms, the asked-for answer type."""
         first = codepoints(text)[doc_units.starts]
-        out = self.entity_weight * is_entity_start(first).astype(np.float64)
+        entity = name_or_number_starts(first)
+        out = self.entity_weight * entity.astype(np.float64)
         hits = [m.start() for m in pattern.finditer(text)] if pattern is not None else []
         if hits:  # the answer usually sits next to what the question names
-            at = np.unique(np.clip(np.searchsorted(doc_units.starts, hits, side="right") - 1, 0, None))
-            distance = np.abs(np.arange(len(doc_units.starts))[:, None] - at[None, :]).min(axis=1)
-            out += self.proximity_weight * np.exp(-distance / _PROXIMITY_SCALE)
-        if kind == "number":  # "when", "how many": units holding a digit
-            digits = np.cumsum(np.char.isdigit(np.frombuffer(text.encode("utf-32-le"), dtype="<U1")).astype(np.int64))
-            digits = np.concatenate([[0], digits])
+            at = np.clip(np.searchsorted(doc_units.starts, hits, side="right") - 1, 0, None)
+            out += self.proximity_weight * proximity(len(doc_units.starts), at)
+        if kind in NUMERIC_TYPES:  # "when", "how many": units holding a digit
+            digits = np.concatenate([[0], np.cumsum((codepoints(text) >= 48) & (codepoints(text) <= 57))])
             out += self.answer_type_weight * (digits[doc_units.ends] > digits[doc_units.starts])
-        elif kind == "name":  # "who": capitalised units
-            out += self.answer_type_weight * (is_entity_start(first) & ~((first >= 48) & (first <= 57)))
+        elif kind == "person":  # "who": capitalised units
+            out += self.answer_type_weight * (entity & ~((first >= 48) & (first <= 57)))
         return out

@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from contextzip.lexicon import STOPWORDS
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = set(string.punctuation)
 
@@ -45,13 +47,8 @@ def token_f1(prediction: str, answers: Iterable[str]) -> float:
     return best
 
 
-# Function words that would inflate answer-word recall on long free-form answers.
-STOPWORDS = frozenset(
-    "a an the and or but if of to in on at by for with from as is are was were be been being it its this that "
-    "these those he she they them his her their we our you your i me my not no so than then there here which who "
-    "whom what when where why how all any both each few more most other some such only own same too very can will "
-    "would should could did do does had has have having about into over after before also just up out".split()
-)
+# Function words that would inflate answer-word recall on long free-form answers: the shared stop words.
+_RECALL_STOPWORDS = STOPWORDS
 
 
 @functools.lru_cache(maxsize=1)
@@ -80,7 +77,7 @@ def answer_word_recall(text: str, answers: Iterable[str]) -> float:
     words = set(normalize_answer(text).split())
     best = 0.0
     for answer in answers:
-        gold = set(normalize_answer(answer).split()) - STOPWORDS
+        gold = set(normalize_answer(answer).split()) - _RECALL_STOPWORDS
         if gold:
             best = max(best, len(gold & words) / len(gold))
     return best

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from contextzip.engine import ScoringEngine
+from contextzip.engine import ScoringEngine, pad_batch
 
 logger = logging.getLogger(__name__)
 
@@ -108,17 +108,10 @@ class SmolLM2Reader:
         long_flags = [p.long_answer for p in prompts]
 
         def collate(batch: list[int]) -> dict[str, Any]:
-            import torch
-
-            width = max(len(encoded[i]) for i in batch)
-            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):  # left padding: every prompt ends where generation starts
-                seq = encoded[i]
-                ids[row, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
-                mask[row, width - len(seq):] = 1
-            long_answer = any(long_flags[i] for i in batch)
-            return {"input_ids": ids, "attention_mask": mask, "long_answer": long_answer}
+            # Left padding: every prompt ends where generation starts.
+            tensors = pad_batch([encoded[i] for i in batch], pad_id, side="left")
+            tensors["long_answer"] = any(long_flags[i] for i in batch)
+            return tensors
 
         def forward(tensors: dict[str, Any]) -> list[str]:
             new_tokens = self.long_max_new_tokens if tensors["long_answer"] else self.max_new_tokens

@@ -12,9 +12,9 @@ from typing import Any
 from contextzip.compressors.base import BaseCompressor
 from contextzip.eval.datasets import EvalExample, load_dataset
 from contextzip.eval.metrics import answer_word_recall, contains_answer, rouge_l, token_f1
-from contextzip.stats import percentile
 from contextzip.eval.readers import Reader, ReaderPrompt, get_reader
 from contextzip.registry import load_compressor
+from contextzip.stats import percentile
 from contextzip.types import CompressionResult, DocumentStatus
 
 logger = logging.getLogger(__name__)
