@@ -108,16 +108,6 @@ def test_blank_line_ends_a_sentence() -> None:
     assert texts(split_sentences("No stop here\n\nNew paragraph")) == ["No stop here", "New paragraph"]
 
 
-def test_crlf_line_endings() -> None:
-    text = "# Title\r\nFirst. Second\r\nwraps.\r\n\r\n- item\r\n"
-    assert kinded(split_sentences(text)) == [
-        ("# Title", "heading"),
-        ("First.", "sentence"),
-        ("Second\r\nwraps.", "sentence"),
-        ("- item", "list_item"),
-    ]
-
-
 # --- split_sentences: CJK -------------------------------------------------------------------------------
 
 
@@ -240,6 +230,11 @@ def test_markdown_structure() -> None:
             [("- nested item", "list_item"), ("```\n    code\n    ```", "code")],
         ),
         ("````\n```\nstill code\n````\nout", [("````\n```\nstill code\n````", "code"), ("out", "sentence")]),
+        pytest.param(
+            "# Title\r\nFirst. Second\r\nwraps.\r\n\r\n- item\r\n",
+            [("# Title", "heading"), ("First.", "sentence"), ("Second\r\nwraps.", "sentence"), ("- item", "list_item")],
+            id="crlf-line-endings",
+        ),
     ],
 )
 def test_markdown_cases(text: str, expected: list[tuple[str, str]]) -> None:
@@ -325,20 +320,31 @@ def test_word_cases(text: str, expected: list[str]) -> None:
 # --- split_paragraphs -----------------------------------------------------------------------------------
 
 
-def test_paragraphs_split_on_blank_lines_and_keep_fences_whole() -> None:
-    text = "First para. Two sentences.\nSame para.\n\n\n```\ncode\n\nmore code\n```\n\n# Head\n\n- a\n- b\n\n| x |\n| y |\n"
-    assert kinded(split_paragraphs(text)) == [
-        ("First para. Two sentences.\nSame para.", "sentence"),
-        ("```\ncode\n\nmore code\n```", "code"),
-        ("# Head", "heading"),
-        ("- a\n- b", "list_item"),
-        ("| x |\n| y |", "table_row"),
-    ]
-
-
-def test_paragraph_with_mixed_parts_is_a_sentence_kind() -> None:
-    text = "Text:\n```\na\n\nb\n```\n\nEnd"
-    assert kinded(split_paragraphs(text)) == [("Text:\n```\na\n\nb\n```", "sentence"), ("End", "sentence")]
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "First para. Two sentences.\nSame para.\n\n\n```\ncode\n\nmore code\n```\n\n# Head\n\n- a\n- b\n\n| x |\n| y |\n",
+            [
+                ("First para. Two sentences.\nSame para.", "sentence"),
+                ("```\ncode\n\nmore code\n```", "code"),
+                ("# Head", "heading"),
+                ("- a\n- b", "list_item"),
+                ("| x |\n| y |", "table_row"),
+            ],
+            id="blank-lines-split-fences-stay-whole",
+        ),
+        pytest.param(
+            "Text:\n```\na\n\nb\n```\n\nEnd",
+            [("Text:\n```\na\n\nb\n```", "sentence"), ("End", "sentence")],
+            id="mixed-parts-are-a-sentence-kind",
+        ),
+    ],
+)
+def test_paragraph_cases(text: str, expected: list[tuple[str, str]]) -> None:
+    spans = split_paragraphs(text)
+    assert kinded(spans) == expected
+    assert_faithful(text, spans)
 
 
 # --- properties on random text --------------------------------------------------------------------------
