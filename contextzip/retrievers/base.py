@@ -86,15 +86,18 @@ def with_ids(documents: DocumentsInput, taken: Callable[[str], bool], next_numbe
     """Normalise documents; those without an explicit id get the next free running number as id."""
     raw = [documents] if isinstance(documents, (str, Document)) else list(documents)  # type: ignore[arg-type]
     docs = as_documents(raw)
+    explicit = [(isinstance(o, Document) and o.id is not None) or (isinstance(o, Mapping) and o.get("id") is not None)
+                for o in raw]
+    given = {d.id for d, e in zip(docs, explicit, strict=True) if e}
     out = []
-    for doc, original in zip(docs, raw, strict=True):
-        explicit = (isinstance(original, Document) and original.id is not None) or (
-            isinstance(original, Mapping) and original.get("id") is not None)
-        if not explicit:
-            while taken(str(next_number)):
-                next_number += 1
-            doc = Document(doc.text, str(next_number), doc.metadata)
-            next_number += 1
+    number = next_number
+    for i, (doc, has_id) in enumerate(zip(docs, explicit, strict=True)):
+        if not has_id:
+            number = max(number, next_number + i)  # position in the index, as before ids were explicit
+            while taken(str(number)) or str(number) in given:
+                number += 1
+            doc = Document(doc.text, str(number), doc.metadata)
+            number += 1
         out.append(doc)
     seen: set[str] = set()
     for d in out:
@@ -160,9 +163,12 @@ class BaseRetriever(ABC):
         filter = check_filter(filter)
         if not queries:
             return []
-        if len(self) == 0:
+        if self._is_empty():
             return [[] for _ in queries]
         return self._search_batch(queries, k, filter)
+
+    def _is_empty(self) -> bool:
+        return len(self) == 0
 
     def search_documents(self, query: str, k: int = 5, *, filter: MetadataFilter | None = None) -> list[Document]:
         return [hit.document for hit in self.search(query, k, filter=filter)]

@@ -148,7 +148,11 @@ class HybridRetriever(BaseRetriever):
         self.candidates = candidates
 
     def __len__(self) -> int:
-        return max(len(r) for r in self.retrievers)  # type: ignore[arg-type]
+        """Documents in the largest retriever that can tell (0 when none can)."""
+        return max((len(r) for r in self.retrievers if hasattr(r, "__len__")), default=0)  # type: ignore[arg-type]
+
+    def _is_empty(self) -> bool:
+        return all(hasattr(r, "__len__") and len(r) == 0 for r in self.retrievers)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return f"HybridRetriever({self.retrievers!r}, fusion={self.fusion.config()!r}, candidates={self.candidates})"
