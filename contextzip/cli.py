@@ -139,6 +139,40 @@ def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: in
     click.echo(json.dumps(summary) if as_json else json.dumps(summary, indent=2))
 
 
+@cli.command(name="eval-retrieval")
+@click.option("--dataset", default="cranfield", show_default=True, type=click.Choice(["cranfield", "hotpotqa"]),
+              help="cranfield: a BEIR-layout collection (nDCG@10, recall@100, size, latency); hotpotqa: all "
+                   "paragraphs of the questions pooled in one index, retrieve -> compress answer retention.")
+@click.option("--data-dir", default=None, help="A BEIR-layout folder, or the folder holding the data sets "
+                                               "[default: ../shared/data].")
+@click.option("--retriever", "retriever_name", default="bm25", show_default=True,
+              type=click.Choice(["bm25", "dense", "hybrid", "qdrant"]))
+@click.option("--index", "index_type", default="flat", show_default=True,
+              type=click.Choice(["flat", "hnsw", "ivfpq", "int8", "binary"]), help="FAISS index of dense/hybrid.")
+@click.option("-b", "--budget", type=int, default=300, show_default=True, help="Token budget per question (hotpotqa).")
+@click.option("-k", "--k", "k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Paragraphs retrieved per question (hotpotqa).")
+@click.option("-c", "--compressor", default="query-guided", show_default=True, help="Compressor (hotpotqa).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first K queries.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the default prints it indented).")
+def eval_retrieval(dataset: str, data_dir: str | None, retriever_name: str, index_type: str, budget: int, k: int,
+                   compressor: str, limit: int | None, as_json: bool) -> None:
+    """Measure a retriever: nDCG@10, recall@100, index bytes and latency on a BEIR collection, or retrieve ->
+    compress answer retention on pooled HotpotQA."""
+    from contextzip.errors import ContextZipError
+    from contextzip.eval.retrieval import run_pooled_eval, run_retrieval_eval
+
+    try:
+        if dataset == "hotpotqa":
+            summary = run_pooled_eval(retriever_name, index_type, compressor=compressor, target_tokens=budget, k=k,
+                                      data_dir=data_dir, limit=limit)
+        else:
+            summary = run_retrieval_eval(dataset, retriever_name, index_type, data_dir=data_dir, limit=limit)
+    except (FileNotFoundError, ValueError, ContextZipError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(summary) if as_json else json.dumps(summary, indent=2))
+
+
 @cli.command()
 def models() -> None:
     """List registered models (and whether each is available offline) and compressors."""
