@@ -3,15 +3,15 @@
     .venv/bin/python benchmarks/proxy_load.py                  # 8 clients, 100 requests, ~4,000-token contexts
     .venv/bin/python benchmarks/proxy_load.py --requests 20 --no-write   # a quick look, docs untouched
 
-A local echo upstream (``create_echo_upstream``) runs on 127.0.0.1 in this process and records every request it
-receives; the proxy runs as its own process (``python -m contextzip serve``), as it would be deployed. Each client
-(the real ``openai`` SDK, one thread each) sends chat requests whose user turn holds a ``<context>`` block of about
-``--context-tokens`` tokens. The script checks that every request succeeded and that every context the upstream
-received is within its budget, then reports latency through the proxy, latency of the same requests sent straight
-to the upstream, and the proxy's own overhead (its ``X-ContextZip-Overhead-Ms`` header: parsing, waiting for the
-compression worker and compressing, before the upstream call). It writes ``docs/sections/proxy.md``, which the
-benchmarks page includes verbatim. CPU timings depend on the machine and on what else runs on it: re-run at a
-quiet moment before quoting them.
+A fake OpenAI-compatible upstream (``contextzip.testing.fake_openai_server``) runs on 127.0.0.1 in this process
+and records every request it receives; the proxy runs as its own process (``python -m contextzip serve``), as it
+would be deployed. Each client (the real ``openai`` SDK, one thread each) sends chat requests whose user turn
+holds a ``<context>`` block of about ``--context-tokens`` tokens. The script checks that every request succeeded
+and that every context the upstream received is within its budget, then reports latency through the proxy, latency
+of the same requests sent straight to the upstream, and the proxy's own overhead (its ``X-ContextZip-Overhead-Ms``
+header: parsing, waiting for the compression worker and compressing, before the upstream call). It writes
+``docs/sections/proxy.md``, which the benchmarks page includes verbatim. CPU timings depend on the machine and on
+what else runs on it: re-run at a quiet moment before quoting them.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ import httpx  # noqa: E402
 from openai import OpenAI  # noqa: E402
 
 from contextzip.integrations.messages import CONTEXT_BLOCK  # noqa: E402
-from contextzip.integrations.server import create_echo_upstream, run_in_thread  # noqa: E402
 from contextzip.stats import percentile  # noqa: E402
+from contextzip.testing import fake_openai_server  # noqa: E402
 from contextzip.tokens import get_token_counter  # noqa: E402
 
 _PLACES = ["Harwick", "Skarn", "Elmstead", "Brackwater", "Tollin", "Marrow Bay", "Keddle", "Ostby", "Fennick", "Rothe"]
@@ -137,11 +137,10 @@ def main(argv: list[str] | None = None) -> int:
             {"role": "user", "content": f"<context>\n{context}\n</context>\n\nQuestion #{i}: who was the keeper?"},
         ])
 
-    upstream = create_echo_upstream()
     load_before = os.getloadavg()
-    with run_in_thread(upstream) as upstream_url:
+    with fake_openai_server() as upstream:
         port = free_port()
-        command = [sys.executable, "-m", "contextzip", "serve", "--upstream", f"{upstream_url}/v1", "--port", str(port),
+        command = [sys.executable, "-m", "contextzip", "serve", "--upstream", upstream.base_url, "--port", str(port),
                    "--budget", str(args.budget), "--compressor", args.compressor]
         proxy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
@@ -162,10 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             warm = OpenAI(base_url=f"{proxy_url}/v1", api_key="bench", max_retries=0)
             warm.chat.completions.create(model="echo-1", messages=requests[0])  # first-call costs, not counted
 
-            direct, direct_wall = run_clients(f"{upstream_url}/v1", requests, args.concurrency, proxied=False)
-            upstream.state.received.clear()
+            direct, direct_wall = run_clients(upstream.base_url, requests, args.concurrency, proxied=False)
+            upstream.received.clear()
             outcomes, wall = run_clients(f"{proxy_url}/v1", requests, args.concurrency, proxied=True)
-            received = list(upstream.state.received)
+            received = list(upstream.received)
             metrics = httpx.get(f"{proxy_url}/metrics").json()
         finally:
             proxy.terminate()

@@ -1,6 +1,6 @@
 """Compress the context of an OpenAI chat request before it is sent, with the official ``openai`` client.
 
-    .venv/bin/python examples/openai_wrap.py                      # offline: a local echo server on 127.0.0.1
+    .venv/bin/python examples/openai_wrap.py                      # offline: a fake OpenAI server on 127.0.0.1
     OPENAI_API_KEY=sk-... .venv/bin/python examples/openai_wrap.py --base-url https://api.openai.com/v1 \\
         --model gpt-4o-mini                                        # a real endpoint
 
@@ -33,7 +33,7 @@ def build_messages(question: str) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base-url", help="OpenAI-compatible endpoint (default: a local echo server)")
+    parser.add_argument("--base-url", help="OpenAI-compatible endpoint (default: a local fake server)")
     parser.add_argument("--model", default="echo-1")
     parser.add_argument("--budget", type=int, default=120, help="context budget in tokens")
     parser.add_argument("--question", default="Who was the longest-serving keeper of the lighthouse?")
@@ -42,10 +42,10 @@ def main() -> None:
     messages = build_messages(args.question)
     with contextlib.ExitStack() as stack:
         base_url = args.base_url
-        if base_url is None:  # the stand-in upstream the tests use: echoes what it received
-            from contextzip.integrations.server import create_echo_upstream, run_in_thread
+        if base_url is None:  # the fake server the tests use: echoes a summary of what it received
+            from contextzip.testing import fake_openai_server
 
-            base_url = stack.enter_context(run_in_thread(create_echo_upstream())) + "/v1"
+            base_url = stack.enter_context(fake_openai_server()).base_url
         api_key = os.environ.get("OPENAI_API_KEY", "not-needed-for-the-local-server")
 
         # 1. Just the messages: compress, look, send them any way you like.

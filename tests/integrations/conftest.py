@@ -1,4 +1,4 @@
-"""Fixtures for the integration tests: sample documents, a local echo upstream on 127.0.0.1."""
+"""Fixtures for the integration tests: the fake OpenAI-compatible server of contextzip.testing, on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def echo_upstream():
-    """(app, base URL) of an OpenAI-compatible echo server on a free loopback port, for the whole session."""
-    from contextzip.integrations.server import create_echo_upstream, run_in_thread
+def fake_openai():
+    """A :class:`~contextzip.testing.fixtures.FakeOpenAIServer` on a free loopback port, for the whole session."""
+    from contextzip.testing.fixtures import fake_openai_server
 
-    app = create_echo_upstream()
-    with run_in_thread(app) as url:
-        yield app, url
+    with fake_openai_server() as server:
+        yield server

@@ -1,4 +1,4 @@
-"""The anthropic wrapper, with the real anthropic SDK against a local echo upstream on 127.0.0.1."""
+"""The anthropic wrapper, with the real anthropic SDK against the fake OpenAI server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -20,30 +20,30 @@ def messages():
     return [{"role": "user", "content": [*docs, {"type": "text", "text": QUESTION}]}]
 
 
-def test_wrapped_client_compresses_documents(echo_upstream, counter):
-    app, url = echo_upstream
-    client = wrap_anthropic(Anthropic(base_url=url, api_key="k", max_retries=0), target_tokens=60,
+def test_wrapped_client_compresses_documents(fake_openai, counter):
+    server = fake_openai
+    client = wrap_anthropic(Anthropic(base_url=server.url, api_key="k", max_retries=0), target_tokens=60,
                             compressor="truncate")
     msgs = messages()
     before = copy.deepcopy(msgs)
     reply = client.messages.create(model="echo-1", max_tokens=16, system=SYSTEM, messages=msgs)
     assert reply.content[0].text.startswith("echo:")
     assert msgs == before
-    body = app.state.received[-1]["body"]
+    body = server.last_body
     assert body["system"] == SYSTEM
     blocks = body["messages"][0]["content"]
     assert blocks[-1] == {"type": "text", "text": QUESTION}
     assert 0 < sum(counter.count(b["source"]["data"]) for b in blocks[:-1]) <= 60
 
 
-async def test_async_client_and_system_context(echo_upstream, counter):
-    app, url = echo_upstream
-    client = wrap_anthropic(AsyncAnthropic(base_url=url, api_key="k", max_retries=0), target_tokens=25,
+async def test_async_client_and_system_context(fake_openai, counter):
+    server = fake_openai
+    client = wrap_anthropic(AsyncAnthropic(base_url=server.url, api_key="k", max_retries=0), target_tokens=25,
                             compressor="truncate")
     system = f"{SYSTEM}\n<context>\n" + "\n\n".join(PARAGRAPHS) + "\n</context>"
     await client.messages.create(model="echo-1", max_tokens=16, system=system,
                                  messages=[{"role": "user", "content": QUESTION}])
-    body = app.state.received[-1]["body"]
+    body = server.last_body
     assert body["system"].startswith(SYSTEM + "\n<context>")
     assert counter.count(CONTEXT_BLOCK.search(body["system"]).group(2).strip()) <= 25
     assert body["messages"] == [{"role": "user", "content": QUESTION}]

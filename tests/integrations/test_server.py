@@ -1,4 +1,4 @@
-"""The compressing proxy end to end: the real openai client -> proxy -> a local echo upstream on 127.0.0.1."""
+"""The compressing proxy end to end: the real openai client -> proxy -> the fake OpenAI server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -17,15 +17,17 @@ from openai import OpenAI
 
 from contextzip.cli import cli
 from contextzip.integrations.messages import CONTEXT_BLOCK
-from contextzip.integrations.server import ServerConfig, create_app, run_in_thread
+from contextzip.integrations.server import ServerConfig, create_app
+from contextzip.testing.fixtures import run_in_thread
 
 UPSTREAM_KEY = "sk-upstream-secret-0123456789"
 
 
 @contextlib.contextmanager
-def proxy(upstream_url: str, **options):
+def proxy(upstream: str, **options):
+    """A proxy in front of ``upstream`` (a base URL with its /v1), on a free port: yields its URL."""
     options.setdefault("compressor", "truncate")
-    config = ServerConfig(upstream=f"{upstream_url}/v1", upstream_api_key=UPSTREAM_KEY, **options)
+    config = ServerConfig(upstream=upstream, upstream_api_key=UPSTREAM_KEY, **options)
     with run_in_thread(create_app(config)) as url:
         yield url
 
@@ -39,21 +41,21 @@ def client(url: str, key: str = "client-key") -> OpenAI:
     return OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=30)
 
 
-def last(app) -> dict:
-    return app.state.received[-1]
+def last(server) -> dict:
+    return server.received[-1]
 
 
 def context_tokens(counter, body: dict) -> int:
     return counter.count(CONTEXT_BLOCK.search(body["messages"][-1]["content"]).group(2).strip())
 
 
-def test_end_to_end_compresses_context_only(echo_upstream, counter):
-    app, up = echo_upstream
-    with proxy(up, target_tokens=50) as url:
+def test_end_to_end_compresses_context_only(fake_openai, counter):
+    server = fake_openai
+    with proxy(server.base_url, target_tokens=50) as url:
         raw = client(url).chat.completions.with_raw_response.create(model="echo-1", messages=messages())
         reply = raw.parse()
         assert reply.choices[0].message.content.startswith("echo:")
-        got = last(app)
+        got = last(server)
         assert got["body"]["messages"][0] == messages()[0]
         assert got["body"]["messages"][1]["content"].endswith(f"</context>\n\n{QUESTION}")
         assert 0 < context_tokens(counter, got["body"]) <= 50
@@ -65,42 +67,47 @@ def test_end_to_end_compresses_context_only(echo_upstream, counter):
         assert metrics["requests_total"] == 1 and metrics["requests_compressed"] == 1
         assert metrics["tokens_saved"] == metrics["tokens_in"] - metrics["tokens_out"] > 0
         assert metrics["latency_ms"]["proxy_overhead_p50"] is not None
-        prom = httpx.get(f"{url}/metrics", params={"format": "prometheus"}).text
-        assert "contextzip_requests_total 1" in prom and 'contextzip_total_ms{quantile="0.95"}' in prom
+        prom = httpx.get(f"{url}/metrics", params={"format": "prometheus"})
+        assert prom.headers["content-type"].startswith("text/plain")
+        assert 'contextzip_requests_total{code="200"} 1.0' in prom.text
+        assert "contextzip_requests_compressed_total 1.0" in prom.text
+        assert "contextzip_proxy_overhead_seconds_count 1.0" in prom.text
+        assert "contextzip_compression_batch_size_count 1.0" in prom.text
+        assert "contextzip_compression_queue_depth 0.0" in prom.text
 
 
-def test_streaming_is_passed_through(echo_upstream, counter):
-    app, up = echo_upstream
-    with proxy(up, target_tokens=40) as url:
+def test_streaming_is_passed_through(fake_openai, counter):
+    server = fake_openai
+    with proxy(server.base_url, target_tokens=40) as url:
         stream = client(url).chat.completions.create(model="echo-1", messages=messages(), stream=True)
         text = "".join(chunk.choices[0].delta.content or "" for chunk in stream)
         assert text.startswith("echo: 2 messages")
-        assert last(app)["body"]["stream"] is True
-        assert context_tokens(counter, last(app)["body"]) <= 40
+        assert last(server)["body"]["stream"] is True
+        assert context_tokens(counter, last(server)["body"]) <= 40
 
 
-def test_models_healthz(echo_upstream):
-    _, up = echo_upstream
-    with proxy(up, target_tokens=40) as url:
+def test_models_healthz(fake_openai):
+    server = fake_openai
+    with proxy(server.base_url, target_tokens=40) as url:
         assert [m.id for m in client(url).models.list().data] == ["echo-1"]
         assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
 
 
-def test_per_request_budget_and_compressor(echo_upstream, counter):
-    app, up = echo_upstream
-    with proxy(up, target_tokens=200, compressor="query-guided", warm_up=False) as url:
+def test_per_request_budget_and_compressor(fake_openai, counter):
+    server = fake_openai
+    with proxy(server.base_url, target_tokens=200, compressor="query-guided", warm_up=False) as url:
         c = client(url)
         c.chat.completions.create(model="echo-1", messages=messages(),
                                   extra_body={"contextzip": {"target_tokens": 30, "compressor": "truncate"}})
-        assert "contextzip" not in last(app)["body"]  # the extension field is not forwarded
-        assert context_tokens(counter, last(app)["body"]) <= 30
+        assert "contextzip" not in last(server)["body"]  # the extension field is not forwarded
+        assert context_tokens(counter, last(server)["body"]) <= 30
         c.chat.completions.create(model="echo-1", messages=messages(),
                                   extra_headers={"X-ContextZip-Rate": "0.2", "X-ContextZip-Compressor": "truncate"})
-        assert context_tokens(counter, last(app)["body"]) <= int(0.2 * counter.count("\n\n".join(PARAGRAPHS)))
+        assert context_tokens(counter, last(server)["body"]) <= int(0.2 * counter.count("\n\n".join(PARAGRAPHS)))
         c.chat.completions.create(model="echo-1", messages=[{"role": "user", "content": QUESTION}],
                                   extra_body={"contextzip": {"documents": PARAGRAPHS, "target_tokens": 35,
                                                              "compressor": "truncate"}})
-        assert context_tokens(counter, last(app)["body"]) <= 35
+        assert context_tokens(counter, last(server)["body"]) <= 35
 
 
 @pytest.mark.parametrize("extra_body, message", [
@@ -110,17 +117,17 @@ def test_per_request_budget_and_compressor(echo_upstream, counter):
     ({"contextzip": {"budget": 5}}, "options must be among"),
     ({"contextzip": "x"}, "must be an object"),
 ])
-def test_bad_options_are_clear_400s(echo_upstream, extra_body, message):
-    _, up = echo_upstream
-    with proxy(up, target_tokens=40) as url:
+def test_bad_options_are_clear_400s(fake_openai, extra_body, message):
+    server = fake_openai
+    with proxy(server.base_url, target_tokens=40) as url:
         with pytest.raises(openai.BadRequestError, match=message) as info:
             client(url).chat.completions.create(model="echo-1", messages=messages(), extra_body=extra_body)
         assert info.value.status_code == 400
 
 
-def test_bad_bodies(echo_upstream):
-    _, up = echo_upstream
-    with proxy(up, target_tokens=40, max_request_bytes=4000) as url:
+def test_bad_bodies(fake_openai):
+    server = fake_openai
+    with proxy(server.base_url, target_tokens=40, max_request_bytes=4000) as url:
         r = httpx.post(f"{url}/v1/chat/completions", content=b"{not json")
         assert r.status_code == 400 and r.json()["error"]["message"] == "request body is not valid JSON"
         r = httpx.post(f"{url}/v1/chat/completions", json={"model": "echo-1"})
@@ -131,22 +138,22 @@ def test_bad_bodies(echo_upstream):
         assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
 
 
-def test_client_bearer_auth(echo_upstream):
-    app, up = echo_upstream
-    with proxy(up, target_tokens=40, auth_token="proxy-token") as url:
+def test_client_bearer_auth(fake_openai):
+    server = fake_openai
+    with proxy(server.base_url, target_tokens=40, auth_token="proxy-token") as url:
         with pytest.raises(openai.AuthenticationError):
             client(url, key="wrong").chat.completions.create(model="echo-1", messages=messages())
         with pytest.raises(openai.AuthenticationError):
             client(url, key="wrong").models.list()
         client(url, key="proxy-token").chat.completions.create(model="echo-1", messages=messages())
-        assert last(app)["headers"]["authorization"] == f"Bearer {UPSTREAM_KEY}"
+        assert last(server)["headers"]["authorization"] == f"Bearer {UPSTREAM_KEY}"
         assert httpx.get(f"{url}/healthz").status_code == 200
 
 
-def test_upstream_key_never_in_responses_or_logs(echo_upstream, caplog):
-    _, up = echo_upstream
+def test_upstream_key_never_in_responses_or_logs(fake_openai, caplog):
+    server = fake_openai
     caplog.set_level(logging.DEBUG)
-    with proxy(up, target_tokens=40) as url:
+    with proxy(server.base_url, target_tokens=40) as url:
         with pytest.raises(openai.AuthenticationError) as info:
             client(url).chat.completions.create(model="error-401", messages=messages())
         assert UPSTREAM_KEY not in str(info.value.body) and "[REDACTED]" in str(info.value.body)
@@ -154,19 +161,19 @@ def test_upstream_key_never_in_responses_or_logs(echo_upstream, caplog):
             client(url).chat.completions.create(model="error-500", messages=messages())
         assert UPSTREAM_KEY not in httpx.get(f"{url}/metrics").text
     assert UPSTREAM_KEY not in caplog.text
-    assert UPSTREAM_KEY not in repr(ServerConfig(upstream=f"{up}/v1", upstream_api_key=UPSTREAM_KEY))
+    assert UPSTREAM_KEY not in repr(ServerConfig(upstream=server.base_url, upstream_api_key=UPSTREAM_KEY))
 
 
-def test_upstream_timeout_and_unreachable(echo_upstream):
-    _, up = echo_upstream
-    with proxy(up, target_tokens=40, upstream_timeout=0.3) as url:
+def test_upstream_timeout_and_unreachable(fake_openai):
+    server = fake_openai
+    with proxy(server.base_url, target_tokens=40, upstream_timeout=0.3) as url:
         with pytest.raises(openai.APIStatusError) as info:
             client(url).chat.completions.create(model="slow", messages=messages())
         assert info.value.status_code == 504 and "did not answer" in info.value.message
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
-    with proxy(f"http://127.0.0.1:{closed}", target_tokens=40, connect_timeout=2.0) as url:
+    with proxy(f"http://127.0.0.1:{closed}/v1", target_tokens=40, connect_timeout=2.0) as url:
         with pytest.raises(openai.APIStatusError) as info:
             client(url).chat.completions.create(model="echo-1", messages=messages())
         assert info.value.status_code == 502 and "unreachable" in info.value.message
@@ -174,25 +181,25 @@ def test_upstream_timeout_and_unreachable(echo_upstream):
         assert metrics["responses_5xx"] == 1
 
 
-def test_without_budget_requests_pass_through(echo_upstream):
-    app, up = echo_upstream
-    with proxy(up) as url:
+def test_without_budget_requests_pass_through(fake_openai):
+    server = fake_openai
+    with proxy(server.base_url) as url:
         client(url).chat.completions.create(model="echo-1", messages=messages())
-        assert last(app)["body"]["messages"] == messages()
+        assert last(server)["body"]["messages"] == messages()
 
 
-def test_no_context_is_left_alone(echo_upstream):
-    app, up = echo_upstream
-    with proxy(up, target_tokens=10) as url:
+def test_no_context_is_left_alone(fake_openai):
+    server = fake_openai
+    with proxy(server.base_url, target_tokens=10) as url:
         raw = client(url).chat.completions.with_raw_response.create(
             model="echo-1", messages=[{"role": "user", "content": QUESTION}])
         assert raw.headers["x-contextzip-status"] == "no context found"
-        assert last(app)["body"]["messages"] == [{"role": "user", "content": QUESTION}]
+        assert last(server)["body"]["messages"] == [{"role": "user", "content": QUESTION}]
 
 
-def test_concurrent_clients_all_within_budget(echo_upstream, counter):
-    app, up = echo_upstream
-    with proxy(up, target_tokens=45) as url:
+def test_concurrent_clients_all_within_budget(fake_openai, counter):
+    server = fake_openai
+    with proxy(server.base_url, target_tokens=45) as url:
         c = client(url)
 
         def ask(i: int) -> str:
@@ -201,19 +208,35 @@ def test_concurrent_clients_all_within_budget(echo_upstream, counter):
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(ask, range(24)))
         assert all(a.startswith("echo:") for a in answers)
-        bodies = [r["body"] for r in list(app.state.received)[-24:]]
+        bodies = [r["body"] for r in list(server.received)[-24:]]
         assert sorted(b["messages"][1]["content"].rsplit("#", 1)[1] for b in bodies) == sorted(map(str, range(24)))
         assert all(context_tokens(counter, b) <= 45 for b in bodies)
         assert httpx.get(f"{url}/metrics").json()["responses_2xx"] == 24
 
 
 @pytest.mark.slow
-def test_default_compressor_through_proxy(echo_upstream, counter, query_guided):
-    app, up = echo_upstream
-    with proxy(up, target_tokens=60, compressor=query_guided) as url:
+def test_default_compressor_through_proxy(fake_openai, counter, query_guided):
+    server = fake_openai
+    with proxy(server.base_url, target_tokens=60, compressor=query_guided) as url:
         client(url).chat.completions.create(model="echo-1", messages=messages())
-        content = last(app)["body"]["messages"][1]["content"]
-        assert "Marta Lindqvist" in content and context_tokens(counter, last(app)["body"]) <= 60
+        content = last(server)["body"]["messages"][1]["content"]
+        assert "Marta Lindqvist" in content and context_tokens(counter, last(server)["body"]) <= 60
+
+
+def test_metrics_snapshot_and_registry_per_app():
+    from contextzip.integrations.server.metrics import Metrics
+    from contextzip.stats import percentile
+
+    first, second = Metrics(window=3), Metrics()
+    for status, total in [(200, 10.0), (200, 30.0), (400, 5.0), (502, 20.0)]:
+        first.record(status, total, overhead_ms=total / 2)
+    first.record_batch(4, 8.0)
+    snap = first.snapshot()
+    assert (snap["requests_total"], snap["responses_2xx"], snap["responses_4xx"], snap["responses_5xx"]) == (4, 2, 1, 1)
+    assert snap["latency_ms"]["window"] == 3 and snap["latency_ms"]["total_p95"] == percentile([30.0, 5.0, 20.0], 0.95)
+    assert snap["latency_ms"]["compression_per_request_p50"] == 2.0 and snap["mean_batch_size"] == 4
+    assert second.snapshot()["requests_total"] == 0  # each app has its own registry
+    assert b'contextzip_requests_total{code="502"} 1.0' in first.prometheus()
 
 
 def test_serve_command_validates():
