@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contextzip.budget import MIN_BUDGET_USE, Unit, assemble, render, render_spans, resolve_budget
+from contextzip.budget import (
+    MIN_BUDGET_USE,
+    Unit,
+    fit_budget,
+    head_window,
+    resolve_budget,
+    resolve_budgets,
+    top_within,
+)
+from contextzip.render import render_documents, render_spans
 from contextzip.segment import split_sentences
 
 
@@ -32,13 +41,37 @@ def test_error_message_names_the_bad_value():
         resolve_budget(100, -3, None)
 
 
-def _units(texts: list[str], scores: list[float]) -> list[Unit]:
-    units, k = [], 0
+def _units(texts: list[str], scores: list[float]) -> tuple[list[Unit], list[float]]:
+    units, values, k = [], [], 0
     for d, text in enumerate(texts):
         for span in split_sentences(text):
-            units.append(Unit(d, span.start, span.end, scores[k % len(scores)]))
+            units.append(Unit(d, span.start, span.end))
+            values.append(scores[k % len(scores)])
             k += 1
-    return units
+    return units, values
+
+
+def test_resolve_budgets_per_item():
+    assert resolve_budgets([100, 200], 30, None) == [30, 30]
+    assert resolve_budgets([100, 200], [10, 20], None) == [10, 20]
+    assert resolve_budgets([100, 200], None, [0.5, 0.1]) == [50, 20]
+    assert resolve_budgets([100, 200], [10, None], [None, 0.5]) == [10, 100]
+    with pytest.raises(ValueError, match="2 values for 3 items"):
+        resolve_budgets([1, 2, 3], [10, 20], None)
+    with pytest.raises(ValueError, match="exactly one"):
+        resolve_budgets([100, 200], [10, None], None)
+
+
+def test_resolve_budget_accepts_numpy_integers():
+    import numpy as np
+
+    assert resolve_budget(100, np.int64(30), None) == 30
+    assert resolve_budget(100, None, np.float32(0.5)) == 50
+
+
+def test_top_within_keeps_the_best_that_fit_in_order():
+    assert top_within([5, 5, 5], [0.1, 0.9, 0.5], 10) == [1, 2]
+    assert top_within([8, 2, 2], [0.9, 0.5, 0.1], 5) == [1, 2]  # the best does not fit: the next ones do
 
 
 sentence = st.text(alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "Zs"]), min_size=1, max_size=60)
@@ -48,9 +81,9 @@ documents = st.lists(st.lists(sentence, min_size=1, max_size=6).map(". ".join), 
 @settings(max_examples=150, deadline=None)
 @given(docs=documents, budget=st.integers(min_value=1, max_value=300),
        scores=st.lists(st.floats(min_value=-5, max_value=5), min_size=1, max_size=8))
-def test_assemble_never_exceeds_budget_and_uses_it(counter, docs, budget, scores):
-    units = _units(docs, scores)
-    result = assemble(docs, units, budget, counter)
+def test_fit_budget_never_exceeds_budget_and_uses_it(counter, docs, budget, scores):
+    units, values = _units(docs, scores)
+    result = fit_budget(docs, units, values, budget, counter, window=head_window(docs, counter))
     assert counter.count(result.text) == result.tokens
     assert result.tokens <= budget
     assert len(result.doc_texts) == len(docs)
@@ -66,10 +99,11 @@ def test_assemble_never_exceeds_budget_and_uses_it(counter, docs, budget, scores
 
 def _head_that_fits(docs, units, result, budget, counter) -> bool:
     kept: dict[int, list[tuple[int, int]]] = {}
-    for d, start, end in result.kept_units:
-        kept.setdefault(d, []).append((start, end))
+    spans = {(k.doc, k.start, k.end) for k in result.kept}
+    for k in result.kept:
+        kept.setdefault(k.doc, []).append((k.start, k.end))
     for u in units:
-        if (u.doc, u.start, u.end) in result.kept_units:
+        if (u.doc, u.start, u.end) in spans:
             continue
         text = docs[u.doc][u.start:u.end]
         ids = counter.encode(text)
@@ -80,31 +114,52 @@ def _head_that_fits(docs, units, result, budget, counter) -> bool:
             trial = {d: [p for p in spans if not (p[0] >= u.start and p[1] <= u.end) or d != u.doc]
                      for d, spans in kept.items()}
             trial.setdefault(u.doc, []).append((u.start, u.start + len(head)))
-            rendered, _ = render(docs, trial, "\n\n")
+            rendered, _ = render_documents(docs, trial, "\n\n")
             n = counter.count(rendered)
             if result.tokens < n <= budget:
                 return True
     return False
 
 
-def test_assemble_keeps_original_order_and_best_units(counter):
+def test_fit_budget_keeps_original_order_and_best_units(counter):
     text = "Alpha one is here. Beta two is there. Gamma three is everywhere."
-    units = _units([text], [0.1, 0.9, 0.8])
-    result = assemble([text], units, counter.count("Beta two is there. Gamma three is everywhere."), counter)
+    units, values = _units([text], [0.1, 0.9, 0.8])
+    result = fit_budget([text], units, values, counter.count("Beta two is there. Gamma three is everywhere."),
+                        counter)
     assert result.text == "Beta two is there. Gamma three is everywhere."
     assert result.doc_full == [False]
+    assert result.threshold == pytest.approx(0.8)
+    assert [(k.start, k.end) for k in result.kept] == [(u.start, u.end) for u in units[1:]]
 
 
-def test_assemble_respects_min_score(counter):
+def test_fit_budget_respects_min_score_and_forced_units(counter):
     text = "Keep me please. Drop me now."
-    units = _units([text], [1.0, -1.0])
-    result = assemble([text], units, 100, counter, min_score=0.0)
-    assert result.text == "Keep me please."
+    units, values = _units([text], [1.0, -1.0])
+    assert fit_budget([text], units, values, 100, counter, min_score=0.0).text == "Keep me please."
+    forced = fit_budget([text], units, values, counter.count("Drop me now."), counter, forced=[False, True])
+    assert forced.text == "Drop me now."
 
 
-def test_assemble_zero_budget_is_empty(counter):
-    units = _units(["Some text here."], [1.0])
-    assert assemble(["Some text here."], units, 0, counter).text == ""
+def test_fit_budget_without_window_keeps_units_whole(counter):
+    text = "A fairly long first sentence that will not fit the budget at all. Short one."
+    units, values = _units([text], [1.0, 0.5])
+    result = fit_budget([text], units, values, 5, counter)
+    assert result.text == "Short one."  # the best unit cannot be cut, so the next one that fits is kept
+    windowed = fit_budget([text], units, values, 5, counter, window=head_window([text], counter))
+    assert windowed.text.startswith("A fairly") and windowed.tokens <= 5
+
+
+def test_fit_budget_orders_documents_as_asked(counter):
+    docs = ["First document.", "Second document."]
+    units, values = _units(docs, [0.1, 0.9])
+    result = fit_budget(docs, units, values, 100, counter, doc_order=[1, 0])
+    assert result.text == "Second document.\n\nFirst document."
+    assert result.doc_texts == docs
+
+
+def test_fit_budget_zero_budget_is_empty(counter):
+    units, values = _units(["Some text here."], [1.0])
+    assert fit_budget(["Some text here."], units, values, 0, counter).text == ""
 
 
 @settings(max_examples=100, deadline=None)

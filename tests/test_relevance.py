@@ -5,13 +5,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contextzip.lexicon import answer_type, has_answer_type, lexical_terms
 from contextzip.relevance import (
-    answer_type,
     bm25_scores,
     bridge_relevance,
     document_title,
-    has_answer_type,
-    lexical_terms,
     mentions,
     minmax,
     query_window,
@@ -37,7 +35,7 @@ def test_minmax_and_overlap():
 
 @pytest.mark.parametrize(("question", "kind"), [
     ("when is the next deadpool movie released", "date"), ("What year did it open?", "date"),
-    ("how many episodes are there", "number"), ("who sings the theme song", "name"),
+    ("how many episodes are there", "number"), ("who sings the theme song", "person"),
     ("where do the greasers live", "name"), ("why is the sky blue", None), ("", None)])
 def test_answer_type(question, kind):
     assert answer_type(question) == kind

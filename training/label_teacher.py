@@ -29,7 +29,7 @@ import numpy as np
 
 from contextzip.causal_lm import cache_dir, load_causal_lm
 from contextzip.engine import ScoringEngine
-from contextzip.relevance import STOPWORDS
+from contextzip.lexicon import STOPWORDS
 from contextzip.segment import split_words
 
 logger = logging.getLogger("label_teacher")

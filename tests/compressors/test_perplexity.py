@@ -9,8 +9,6 @@ from hypothesis import strategies as st
 from contextzip.compressors.perplexity import (
     LongPerplexityCompressor,
     PerplexityCompressor,
-    _Unit,
-    assemble_units,
     split_phrases,
 )
 from contextzip.eval.metrics import contains_answer
@@ -64,13 +62,17 @@ def test_split_phrases_spans_are_faithful(text: str) -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(budget=st.integers(1, 90), seed=st.integers(0, 10_000), relevance=st.booleans())
-def test_assembly_never_exceeds_budget_and_is_faithful(counter, budget: int, seed: int, relevance: bool) -> None:
+def test_phrase_fitting_never_exceeds_budget_and_is_faithful(counter, budget: int, seed: int,
+                                                              relevance: bool) -> None:
     import random
 
+    from contextzip.budget import Unit, fit_budget
+
     rng = random.Random(seed)
-    units = [_Unit(d, s.start, s.end, [], rng.random()) for d, doc in enumerate(DOCS) for s in split_phrases(doc)]
+    units = [Unit(d, s.start, s.end) for d, doc in enumerate(DOCS) for s in split_phrases(doc)]
     order = [2, 0, 1] if relevance else None
-    text, per_doc, full, n = assemble_units(DOCS, units, budget, counter, "\n\n", order)
+    fit = fit_budget(DOCS, units, [rng.random() for _ in units], budget, counter, "\n\n", doc_order=order)
+    text, per_doc, full, n = fit.text, fit.doc_texts, fit.doc_full, fit.tokens
     assert n == counter.count(text) <= budget
     assert n >= min(budget, counter.count("\n\n".join(DOCS))) - 6  # the budget is used
     for d, doc in enumerate(DOCS):
@@ -90,7 +92,7 @@ def test_compressors_with_a_tiny_lm(tiny, counter, cls) -> None:  # type: ignore
             assert _words_in_order(d.text, doc)
             assert (d.status is DocumentStatus.DROPPED) == (d.text == "")
     if cls is LongPerplexityCompressor:
-        assert results[0].extra["document_ranking"] and "contrastive" in results[0].strategy
+        assert results[0].document_ranking and "contrastive" in results[0].strategy
         assert "no question" in results[1].strategy
 
 
@@ -98,7 +100,7 @@ def test_long_perplexity_reorders_by_relevance(tiny, counter) -> None:  # type: 
     compressor = LongPerplexityCompressor(tiny, device="cpu", dtype="float32", reorder="relevance",
                                           candidate_factor=3.0)
     res = compressor.compress(DOCS, QUESTION, rate=0.9)
-    ranking = [int(i) for i in res.extra["document_ranking"]]
+    ranking = [int(i) for i in res.document_ranking]
     kept = [d for d in ranking if res.documents[d].text]
     positions = [res.text.index(res.documents[d].text) for d in kept]
     assert positions == sorted(positions)
@@ -111,13 +113,13 @@ def test_long_perplexity_bridges_to_the_document_a_top_document_names(tiny, coun
 
     docs = [Document(t, str(i), {"title": title}) for i, (t, title) in enumerate(zip(DOCS, ["Eiffel Tower", "Nobel Prize in Physics", "Paris"], strict=True))]
     plain = LongPerplexityCompressor(tiny, device="cpu", dtype="float32", bridge=0.0)
-    ranking = plain.compress(docs, QUESTION, rate=0.5).extra["document_ranking"]
+    ranking = plain.compress(docs, QUESTION, rate=0.5).document_ranking
     top, last = ranking[0], ranking[-1]
     # Make the best document name the worst one's title: the worst one must move up.
     named = [Document(d.text + (f" See also {docs[int(last)].metadata['title']}." if d.id == top else ""), d.id,
                       d.metadata) for d in docs]
     bridged = LongPerplexityCompressor(scorer=plain.scorer, bridge=10.0).compress(named, QUESTION, rate=0.5)
-    assert bridged.extra["document_ranking"].index(last) < len(docs) - 1
+    assert bridged.document_ranking.index(last) < len(docs) - 1
     assert bridged.compressed_tokens <= bridged.target_tokens
 
 
@@ -144,7 +146,7 @@ def test_smollm2_keeps_the_answer_of_the_relevant_document(counter) -> None:
     compressor = LongPerplexityCompressor(device="cpu", dtype="float32")
     res = compressor.compress(DOCS, QUESTION, rate=0.5)
     assert res.compressed_tokens <= res.target_tokens
-    assert res.extra["document_ranking"][0] == "1"
+    assert res.document_ranking[0] == "1"
     assert contains_answer(res.text, ["Röntgen"])
     plain = PerplexityCompressor(scorer=compressor.scorer).compress(DOCS, rate=0.5)
     assert plain.compressed_tokens <= plain.target_tokens and plain.text

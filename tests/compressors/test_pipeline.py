@@ -24,7 +24,7 @@ DOCS = [
 
 @pytest.fixture(scope="module")
 def pipeline(query_guided) -> CoarseToFineCompressor:
-    return CoarseToFineCompressor(coarse=query_guided)
+    return CoarseToFineCompressor(sentence_scorer=query_guided.scorer)
 
 
 def test_registered() -> None:
@@ -36,7 +36,7 @@ def test_registered() -> None:
 def test_bad_coarse_share() -> None:
     for bad in (-0.1, 1.5, True, "0.1"):
         with pytest.raises(ValueError, match="coarse_share"):
-            CoarseToFineCompressor(coarse_share=bad, coarse=object(), fine=object())  # type: ignore[arg-type]
+            CoarseToFineCompressor(coarse_share=bad, sentence_scorer=object(), fine=object())  # type: ignore[arg-type]
 
 
 @pytest.mark.slow
@@ -66,7 +66,7 @@ def test_batch_equals_single(pipeline: CoarseToFineCompressor) -> None:
 @needs_student
 def test_sentences_are_embedded_once(pipeline: CoarseToFineCompressor, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The fine step reuses the coarse step's sentence scores: one embedding pass per call."""
-    embedder = pipeline.coarse.embedder
+    embedder = pipeline.sentence_scorer.embedder
     calls = []
     original = embedder.encode
     monkeypatch.setattr(embedder, "encode", lambda texts, *a, **k: calls.append(len(texts)) or original(texts, *a, **k))

@@ -112,8 +112,8 @@ def test_word_probabilities_match_llmlingua2(tiny_xlmr: pathlib.Path, tiny_compr
     # Same rate: the kept words agree, apart from the threshold rule (LLMLingua-2: a percentile of the
     # per-chunk probabilities; contextzip: one threshold that meets the budget exactly).
     result = tiny_compressor.compress(PARITY_TEXT, rate=0.5)
-    threshold = result.extra["threshold"]
-    kept = {(s, e) for _, s, e in result.extra["kept_spans"]}
+    threshold = result.threshold
+    kept = {(k.start, k.end) for k in result.kept_spans}
     theirs_kept = [label == 1 for label in labels]
     probs_arr = np.asarray(probs)
     lo = min(threshold, probs_arr[theirs_kept].min())
@@ -194,13 +194,13 @@ def test_force_tokens_and_digits(tiny_xlmr: pathlib.Path) -> None:
     assert "1901" in out and "Nigeria" in out
 
 
-def test_answer_kind() -> None:
-    from contextzip.compressors.token_classification_query import _answer_kind
+def test_answer_type_drives_the_word_priors() -> None:
+    from contextzip.lexicon import NUMERIC_TYPES, answer_type
 
-    assert _answer_kind("when is the next deadpool movie released") == "number"
-    assert _answer_kind("How many moons does Mars have?") == "number"
-    assert _answer_kind("who got the first nobel prize in physics") == "name"
-    assert _answer_kind("what does hp mean") is None
+    assert answer_type("when is the next deadpool movie released") in NUMERIC_TYPES
+    assert answer_type("How many moons does Mars have?") in NUMERIC_TYPES
+    assert answer_type("who got the first nobel prize in physics") == "person"
+    assert answer_type("what does hp mean") is None
 
 
 def test_bad_arguments() -> None:
@@ -251,7 +251,7 @@ def test_student_budget_and_faithfulness(student: TokenClassificationCompressor,
 @pytest.mark.slow
 @needs_student
 def test_query_aware_prefers_relevant_sentences(query_guided) -> None:
-    c = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided, relevance_weight=2.0)
+    c = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided.scorer, relevance_weight=2.0)
     out = c.compress(PARITY_TEXT, "When does the south west wind blow across Nigeria?", rate=0.25).text
     assert "Nigeria" in out and "Röntgen" not in out
 
@@ -261,8 +261,8 @@ def test_query_aware_prefers_relevant_sentences(query_guided) -> None:
 def test_entity_weight_keeps_names_and_numbers(query_guided) -> None:
     """With the entity prior, a tight budget spends more of itself on names and numbers than without it."""
     question = "Who received the first Nobel Prize in Physics?"
-    plain = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided, entity_weight=0.0)
-    boosted = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided, scorer=plain.scorer,
+    plain = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided.scorer, entity_weight=0.0)
+    boosted = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided.scorer, scorer=plain.scorer,
                                                       entity_weight=2.0)
 
     def entities(text: str) -> int:
@@ -280,8 +280,8 @@ def test_proximity_and_whole_sentences(query_guided) -> None:
     """proximity_weight favours words next to the question's terms; whole_sentence_share keeps the most relevant
     sentence intact."""
     question = "Which wind blows across Nigeria?"
-    base = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided, relevance_weight=0.0)
-    near = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided, scorer=base.scorer,
+    base = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided.scorer, relevance_weight=0.0)
+    near = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided.scorer, scorer=base.scorer,
                                                    relevance_weight=1e-6, proximity_weight=5.0)
     words = PARITY_TEXT.split()
     anchor = next(i for i, w in enumerate(words) if w.startswith("Nigeria"))
@@ -292,7 +292,7 @@ def test_proximity_and_whole_sentences(query_guided) -> None:
 
     assert near_share(near.compress(PARITY_TEXT, question, rate=0.3).text) > \
         near_share(base.compress(PARITY_TEXT, question, rate=0.3).text)
-    whole = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided, scorer=base.scorer,
+    whole = QueryAwareTokenClassificationCompressor(sentence_scorer=query_guided.scorer, scorer=base.scorer,
                                                     whole_sentence_share=0.9)
     out = whole.compress(PARITY_TEXT, question, rate=0.45)
     assert "The south west wind blows across Nigeria between July and September, bringing heavy rain." in out.text
