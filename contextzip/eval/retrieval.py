@@ -112,14 +112,14 @@ def index_documents(retriever: Any, documents: list[Document], embeddings: np.nd
     return time.perf_counter() - start
 
 
-def index_bytes(retriever: Any) -> dict[str, int]:
+def index_bytes(retriever: Any) -> dict[str, Any]:
     """Bytes of every index part (``index_bytes``), plus ``rescore_bytes`` for a binary index."""
     from contextzip.retrievers import BinaryIndex
 
-    out = {"index_bytes": 0}
+    out: dict[str, Any] = {"index_bytes": None}  # None: the index lives elsewhere (Qdrant)
     for part in getattr(retriever, "retrievers", [retriever]):
         if hasattr(part, "index_bytes"):
-            out["index_bytes"] += int(part.index_bytes())
+            out["index_bytes"] = (out["index_bytes"] or 0) + int(part.index_bytes())
         if isinstance(getattr(part, "index", None), BinaryIndex):
             out["rescore_bytes"] = part.index.rescore_nbytes()
     return out

@@ -132,3 +132,52 @@ def rag_chain(retriever: Any, model: Any, instructions: str = "Answer from the c
     ])
     inputs = {"context": retriever | join_documents, "question": RunnablePassthrough()}
     return inputs | prompt | model | StrOutputParser()
+
+
+class ContextZipCompressingRetriever(BaseRetriever):
+    """A contextzip :class:`~contextzip.retrievers.CompressingRetriever` (its own retriever, retrieve -> compress
+    in one call) as a LangChain retriever.
+
+    ::
+
+        from contextzip.retrievers import BM25Retriever, CompressingRetriever
+        zipper = CompressingRetriever(BM25Retriever(), target_tokens=500, k=10)
+        zipper.retriever.add(my_documents)
+        docs = ContextZipCompressingRetriever(retriever=zipper).invoke("Who founded the company?")
+
+    Returns the documents that kept text, in rank order, with their id and metadata plus the retrieval score and
+    compression stats under ``metadata["contextzip"]``. :meth:`batch` retrieves and compresses all inputs in one
+    batched pass (callbacks then see the batch, not each query).
+    """
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    retriever: Any
+    metadata_key: str = METADATA_KEY
+
+    def _to_documents(self, result: Any) -> list[LCDocument]:
+        out = []
+        for rank, (hit, dr) in enumerate(zip(result.hits, result.compression.documents, strict=True)):
+            if not dr.text:
+                continue
+            stats = {"status": dr.status.value, "rank": rank, "retrieval_score": hit.score,
+                     "original_tokens": dr.original_tokens, "compressed_tokens": dr.compressed_tokens,
+                     "target_tokens": result.compression.target_tokens, "compressor": result.compression.compressor}
+            out.append(LCDocument(page_content=dr.text, id=hit.document.id,
+                                  metadata={**hit.document.metadata, self.metadata_key: stats}))
+        return out
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+        return self._to_documents(self.retriever.retrieve(query))
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
+    ) -> list[LCDocument]:
+        return self._to_documents(await self.retriever.aretrieve(query))
+
+    def batch(self, inputs: list[str], config: Any = None, **kwargs: Any) -> list[list[LCDocument]]:  # type: ignore[override]
+        """Retrieve and compress every query in one batched pass."""
+        return [self._to_documents(r) for r in self.retriever.batch(list(inputs))]
+
+    async def abatch(self, inputs: list[str], config: Any = None, **kwargs: Any) -> list[list[LCDocument]]:  # type: ignore[override]
+        return [self._to_documents(r) for r in await self.retriever.abatch(list(inputs))]

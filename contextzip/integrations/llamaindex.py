@@ -77,3 +77,49 @@ class ContextZipPostprocessor(BaseNodePostprocessor, CompressionSettings):
                 copy.set_content(dr.text)
             out.append(NodeWithScore(node=copy, score=original.score))
         return out
+
+
+try:
+    from llama_index.core.retrievers import BaseRetriever as _LIBaseRetriever
+    from llama_index.core.schema import TextNode
+except ImportError:  # the class below then fails at construction with the pip line
+    class _LIBaseRetriever:  # type: ignore[no-redef]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise missing_dependency("llama-index-core", "llamaindex") from _IMPORT_ERROR
+
+    TextNode = Any  # type: ignore[misc,assignment]
+
+
+class ContextZipCompressingRetriever(_LIBaseRetriever):
+    """A contextzip :class:`~contextzip.retrievers.CompressingRetriever` (retrieve -> compress in one call) as a
+    LlamaIndex retriever, e.g. for ``RetrieverQueryEngine.from_args(ContextZipCompressingRetriever(zipper))``.
+
+    Returns one ``NodeWithScore`` per document that kept text, in rank order: node id = document id, the
+    retrieval score, the document's metadata plus the compression stats under ``metadata["contextzip"]``
+    (excluded from what the LLM and the embedder see).
+    """
+
+    def __init__(self, retriever: Any, metadata_key: str = METADATA_KEY, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.retriever = retriever
+        self.metadata_key = metadata_key
+
+    def _to_nodes(self, result: Any) -> list[NodeWithScore]:
+        key = self.metadata_key
+        out = []
+        for rank, (hit, dr) in enumerate(zip(result.hits, result.compression.documents, strict=True)):
+            if not dr.text:
+                continue
+            stats = {"status": dr.status.value, "rank": rank, "original_tokens": dr.original_tokens,
+                     "compressed_tokens": dr.compressed_tokens, "target_tokens": result.compression.target_tokens,
+                     "compressor": result.compression.compressor}
+            node = TextNode(text=dr.text, id_=hit.document.id, metadata={**hit.document.metadata, key: stats},
+                            excluded_llm_metadata_keys=[key], excluded_embed_metadata_keys=[key])
+            out.append(NodeWithScore(node=node, score=hit.score))
+        return out
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return self._to_nodes(self.retriever.retrieve(query_bundle.query_str))
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return self._to_nodes(await self.retriever.aretrieve(query_bundle.query_str))
