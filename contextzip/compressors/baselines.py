@@ -6,6 +6,7 @@ budget and leftover filling of every extractive compressor and comparisons measu
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,16 +33,21 @@ def _position(b: Sentences) -> Scored:
 
 
 class RandomSentenceScorer:
-    """Random scores (a floor for any scoring); ``seed`` makes runs repeatable."""
+    """Random scores (a floor for any scoring); the same ``seed`` and request give the same scores, alone or in
+    a batch."""
 
     def __init__(self, seed: int = 0) -> None:
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
 
     def warm_up(self) -> None:
         return None
 
     def score_sentences(self, batches: Sequence[Sentences]) -> list[Scored]:
-        return [Scored(self.rng.random(len(b.units)), strategy="random") for b in batches]
+        out = []
+        for b in batches:
+            key = zlib.crc32("\x00".join(b.texts).encode("utf-8", "surrogatepass"))
+            out.append(Scored(np.random.default_rng([self.seed, key]).random(len(b.units)), strategy="random"))
+        return out
 
 
 class BM25SentenceScorer:

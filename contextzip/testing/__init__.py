@@ -5,6 +5,9 @@
   not, ``/v1/models``, Anthropic's ``/v1/messages``), and :func:`~contextzip.testing.fixtures.run_in_thread`,
   which serves any ASGI app on a background thread. Needs ``pip install 'contextzip[server]'``.
 
+- :mod:`contextzip.testing.conformance`: :class:`~contextzip.testing.conformance.CompressorConformance`, the
+  standard tests every compressor (built in or a plugin) passes: subclass it and provide a ``compressor`` fixture.
+
 Importing this package imports nothing else: each name loads its own module on first use.
 """
 
@@ -15,6 +18,8 @@ from typing import Any
 
 # name -> the submodule that defines it (new submodules add their public names here)
 _EXPORTS = {
+    "CompressorConformance": "conformance",
+    "count_engine_passes": "conformance",
     "FakeOpenAIServer": "fixtures",
     "create_fake_openai_app": "fixtures",
     "fake_openai_server": "fixtures",
