@@ -34,7 +34,13 @@ def log(record: dict[str, Any]) -> None:
 
 
 def cranfield(rows: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    from contextzip.eval.retrieval import beir_folder, build_retriever, encode_corpus, evaluate_beir, load_beir
+    from contextzip.eval.retrieval import (
+        beir_folder,
+        build_retriever,
+        encode_corpus,
+        evaluate_beir,
+        load_beir,
+    )
     from contextzip.models import SentenceEmbedder
 
     collection = load_beir(beir_folder("cranfield", DATA))
@@ -136,8 +142,10 @@ def synthetic(n: int = 100_000, n_queries: int = 1000, dimension: int = 384) -> 
     base, queries = np.ascontiguousarray(x[:n]), np.ascontiguousarray(x[n:])
     labels = np.arange(n)
     out, truth = [], None
-    for name in ["flat", *[k for k in INDEX_TYPES if k != "flat"]]:
-        index = make_index(name)
+    configs = [(name, {}) for name in ["flat", *[k for k in INDEX_TYPES if k != "flat"]]]
+    configs += [("ivfpq", {"m": 96, "nprobe": 64}), ("binary", {"rescore_multiplier": 10})]
+    for name, options in configs:
+        index = make_index(name, **options)
         start = time.perf_counter()
         index.add(base, labels)
         build = time.perf_counter() - start
@@ -153,7 +161,7 @@ def synthetic(n: int = 100_000, n_queries: int = 1000, dimension: int = 384) -> 
         if truth is None:
             truth = found
         recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)]))
-        record = {"part": "synthetic", "index": name, "vectors": n, "dimension": dimension, "queries": n_queries,
+        record = {"part": "synthetic", "index": name, "options": options, "vectors": n, "dimension": dimension, "queries": n_queries,
                   "build_s": build, "batch_ms_total": batch_ms, "batch_ms_per_query": batch_ms / n_queries,
                   "single_p50_ms": float(np.percentile(single, 50)), "recall@10_vs_flat": recall,
                   "index_bytes": index.nbytes()}
@@ -170,7 +178,12 @@ def synthetic(n: int = 100_000, n_queries: int = 1000, dimension: int = 384) -> 
 
 def hotpotqa(retrievers: list[str], target_tokens: int, k: int) -> list[dict[str, Any]]:
     from contextzip.api import resolve_compressor
-    from contextzip.eval.retrieval import build_retriever, encode_corpus, evaluate_pooled_hotpotqa, pooled_hotpotqa
+    from contextzip.eval.retrieval import (
+        build_retriever,
+        encode_corpus,
+        evaluate_pooled_hotpotqa,
+        pooled_hotpotqa,
+    )
 
     examples, corpus = pooled_hotpotqa(DATA)
     compressor = resolve_compressor("query-guided")
@@ -217,13 +230,22 @@ def render(results: dict[str, Any]) -> str:
             size = _mb(r["index_bytes"]) + (f" (+{_mb(r['rescore_bytes'])})" if "rescore_bytes" in r else "")
             rel = dn = dr = "–"
             if flat and r["retriever"] == "dense":
-                rel = f"{flat['index_bytes'] / r['index_bytes']:.1f}x smaller" if r["index_bytes"] < flat[
-                    "index_bytes"] else f"{r['index_bytes'] / flat['index_bytes']:.2f}x larger"
+                ratio = r["index_bytes"] / flat["index_bytes"]
+                rel = "reference" if r is flat else (f"{1 / ratio:.1f}x smaller" if ratio < 1 else f"{ratio:.2f}x larger")
                 dn = f"{r['ndcg@10'] - flat['ndcg@10']:+.4f}"
                 dr = f"{r['recall@100'] - flat['recall@100']:+.4f}"
             lines.append(f"| {r['retriever']} | {r['index'] or '–'} | {r['ndcg@10']:.4f} | {r['recall@100']:.4f} | "
                          f"{size} | {rel} | {dn} | {dr} | {r['p50_ms']:.2f} | {r['batch_ms_per_query']:.2f} |")
         lines.append("")
+        by = {(r["retriever"], r["index"]): r for r in cran}
+        hy, bm = by.get(("hybrid", "flat")), by.get(("bm25", None))
+        if hy and bm and flat:
+            verdict = "above both" if hy["ndcg@10"] > max(bm["ndcg@10"], flat["ndcg@10"]) else "NOT above both"
+            lines += [f"Hybrid nDCG@10 {hy['ndcg@10']:.4f} is {verdict}: BM25 {bm['ndcg@10']:.4f}, dense "
+                      f"{flat['ndcg@10']:.4f} (+{hy['ndcg@10'] - max(bm['ndcg@10'], flat['ndcg@10']):.4f} over the "
+                      "better one). On 1,400 documents the index search itself is a small part of a query; the "
+                      "latency columns are dominated by embedding the query and by the shared CPU (the spread "
+                      "between rows with the same work, e.g. the two hybrid rows, is noise).", ""]
     libs = results.get("bm25_libraries")
     if libs:
         lines += ["### bm25s vs rank-bm25", "",
@@ -248,9 +270,17 @@ def render(results: dict[str, Any]) -> str:
                   "| index size |", "|---|---:|---:|---:|---:|---:|"]
         for r in syn:
             size = _mb(r["index_bytes"]) + (f" (+{_mb(r['rescore_bytes'])} re-scoring)" if "rescore_bytes" in r else "")
-            lines.append(f"| {r['index']} | {r['build_s']:.1f} | {r['batch_ms_total']:.0f} ({r['batch_ms_per_query']:.3f}) "
+            label = r["index"] + "".join(f", {k}={v}" for k, v in (r.get("options") or {}).items())
+            lines.append(f"| {label} | {r['build_s']:.1f} | {r['batch_ms_total']:.0f} ({r['batch_ms_per_query']:.3f}) "
                          f"| {r['single_p50_ms']:.3f} | {r['recall@10_vs_flat']:.3f} | {size} |")
         lines.append("")
+        lines += ["Reading it: on CPU FAISS, int8 scalar-quantized search decodes codes without BLAS and is slower "
+                  "than flat here; it buys memory, not speed. IVF-PQ with default settings loses much recall on this "
+                  "synthetic data (the within-cluster noise is isotropic, the worst case for product quantization; "
+                  "on Cranfield's real embeddings it lost 0.008 nDCG@10); finer codes and more probes help, at the "
+                  "cost of size and speed. Binary codes re-scored with float vectors reach flat's top 10 with 10x "
+                  "candidates, but the re-scoring vectors are as large as a flat index (they can stay on disk, "
+                  "memory-mapped).", ""]
     hot = results.get("hotpotqa")
     if hot:
         r0 = hot[0]
@@ -269,6 +299,12 @@ def render(results: dict[str, Any]) -> str:
                          f"{r['supporting_recall']:.3f} | {r['mean_compressed_tokens']:.0f} | {r['budget_violations']} "
                          f"| {r['ms_per_query']:.0f} |")
         lines.append("")
+        best = max(hot, key=lambda r: r["answer_retention"])
+        ceiling = max(hot, key=lambda r: r["retrieved_answer_rate"])
+        lines += [f"Highest answer retention after compression: {best['retriever']} ({best['answer_retention']:.3f}); "
+                  f"most answers among the retrieved paragraphs: {ceiling['retriever']} "
+                  f"({ceiling['retrieved_answer_rate']:.3f}). Differences of 0.01 are about 2-3 of the "
+                  f"{r0['answerable']} questions. Per-question time covers retrieval and compression of the batch.", ""]
     return "\n".join(lines)
 
 
