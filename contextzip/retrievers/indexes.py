@@ -1,22 +1,16 @@
 """FAISS vector indexes for unit-length embeddings, one class per index type, all behind one small interface.
 
-Every index stores vectors under caller-given int64 labels, searches by inner product (cosine, for unit
-vectors), can be restricted to a set of allowed labels (metadata filters), removes labels, reports its
-size and saves/loads itself. Choose by name with :func:`make_index` (``flat``, ``hnsw``, ``ivfpq``, ``int8``,
-``binary``) or pass an instance.
+Every index stores vectors under caller-given int64 labels, searches by inner product (cosine, for unit vectors),
+optionally only among allowed labels (metadata filters), removes labels, reports its size and saves/loads itself.
+Choose by name with :func:`make_index` or pass an instance.
 
-=========  ===================================  ======================  ==================================
-name       FAISS structure                      bytes / 384-d vector    notes
-=========  ===================================  ======================  ==================================
-flat       ``IndexFlatIP`` (exact)              1536                    the reference
-hnsw       ``IndexHNSWFlat`` graph              1536 + graph links      fast; removals are tombstones
-ivfpq      ``IndexIVFPQ`` (inverted lists + PQ) ``m`` (48 by default)   trained on the first ``add``
-int8       ``IndexScalarQuantizer`` QT_8bit     384                     trained on the first ``add``
-binary     ``IndexBinaryFlat`` on sign bits     48 (+ rescore vectors)  Hamming top-n, float re-scoring
-=========  ===================================  ======================  ==================================
+- ``flat``: ``IndexFlatIP``, exact, 1536 bytes per 384-d vector: the reference.
+- ``hnsw``: ``IndexHNSWFlat`` graph, full vectors plus links; removals are tombstones.
+- ``ivfpq``: ``IndexIVFPQ``, inverted lists and PQ codes (``m`` bytes, 48 by default); trained on the first ``add``.
+- ``int8``: ``IndexScalarQuantizer`` QT_8bit, 384 bytes; trained on the first ``add``.
+- ``binary``: ``IndexBinaryFlat`` on sign bits, 48 bytes (+ float vectors kept for re-scoring).
 
-Every index also keeps 8 bytes per vector for its label (``IndexIDMap2``, or the inverted lists of ``ivfpq``),
-counted in :meth:`nbytes`.
+Each also keeps 8 bytes per vector for its label (``IndexIDMap2`` or IVF lists), counted in :meth:`nbytes`.
 """
 
 from __future__ import annotations
@@ -160,12 +154,13 @@ class VectorIndex(ABC):
         with open(os.path.join(folder, "index.json"), encoding="utf-8") as f:
             meta = json.load(f)
         index = make_index(meta["type"], **meta.get("config", {}))
-        index.dimension = meta.get("dimension")
-        index._tombstones = set(meta.get("tombstones", []))
-        index._read(folder)
+        index.restore(folder, meta)
         return index
 
-    def _read(self, folder: str) -> None:
+    def restore(self, folder: str, meta: dict[str, Any]) -> None:
+        """Read the files :meth:`save` wrote into this new, empty index (``meta``: its ``index.json``)."""
+        self.dimension = meta.get("dimension")
+        self._tombstones = set(meta.get("tombstones", []))
         path = os.path.join(folder, "index.faiss")
         if os.path.isfile(path):
             self._index = _faiss().read_index(path)
@@ -226,8 +221,7 @@ class HNSWIndex(VectorIndex):
     def remove(self, labels: Any) -> None:
         ids = _as_labels(labels)
         if self._index is not None:
-            known = self._index.id_map  # a faiss vector of the labels held
-            held = set(faiss_vector(known).tolist())
+            held = set(_faiss().vector_to_array(self._index.id_map).tolist())  # the labels held
             self._tombstones.update(int(i) for i in ids if int(i) in held)
 
     def _search(self, q: np.ndarray, k: int, selector: Any, allowed: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -246,10 +240,6 @@ class HNSWIndex(VectorIndex):
             s2, l2 = self._index.search(q[short], kk, params=faiss.SearchParametersHNSW(sel=selector, efSearch=ef))
             scores[short], labels[short] = s2, l2
         return _pad(scores, labels, k)
-
-
-def faiss_vector(vec: Any) -> np.ndarray:
-    return _faiss().vector_to_array(vec)
 
 
 class IVFPQIndex(VectorIndex):
@@ -403,7 +393,8 @@ class BinaryIndex(VectorIndex):
             np.save(os.path.join(folder, "rescore_vectors.npy"), np.asarray(self._vectors)[rows])
         self._write_meta(folder)
 
-    def _read(self, folder: str) -> None:
+    def restore(self, folder: str, meta: dict[str, Any]) -> None:
+        self.dimension = meta.get("dimension")
         path = os.path.join(folder, "index.faiss")
         if os.path.isfile(path):
             self._index = _faiss().read_index_binary(path)
