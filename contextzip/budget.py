@@ -29,7 +29,7 @@ import numpy as np
 from contextzip.errors import BudgetError
 from contextzip.render import render_documents
 from contextzip.tokens import TokenCounter, prefix_within
-from contextzip.types import KeptSpan
+from contextzip.types import DocumentSpan, KeptSpan
 
 MIN_BUDGET_USE = 0.95
 
@@ -80,13 +80,7 @@ def resolve_budgets(original_tokens: Sequence[int], target_tokens: Any, rate: An
     return [resolve_budget(o, t, r) for o, t, r in zip(original_tokens, targets, rates, strict=True)]
 
 
-@dataclass(frozen=True)
-class Unit:
-    """An extractive unit: ``doc_texts[doc][start:end]``."""
-
-    doc: int
-    start: int
-    end: int
+Unit = DocumentSpan  # an extractive unit: ``doc_texts[doc][start:end]``
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ import numpy as np
 
 from contextzip.engine import ScoringEngine, pad_batch
 from contextzip.model_registry import MODELS, resolve_model_path
-from contextzip.models import cached_model
+from contextzip.models import LazyModel, cached_model
+from contextzip.validation import check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def is_seq2seq(model_name_or_path: str) -> bool:
     return bool(getattr(config, "is_encoder_decoder", False))
 
 
-class CausalLMScorer:
+class CausalLMScorer(LazyModel):
     """Per-token negative log-likelihoods (self-information, in nats) from a causal LM, via the shared engine.
 
     Sequences of token ids are scored in length-sorted, padded batches (``engine.run``); inside a batch a long
@@ -118,27 +119,11 @@ class CausalLMScorer:
 
     def __init__(self, model_name_or_path: str = "smollm2-135m", engine: ScoringEngine | None = None,
                  segment_tokens: int = 256) -> None:
-        if not isinstance(segment_tokens, int) or segment_tokens <= 0:
-            raise ValueError(f"segment_tokens must be a positive int, but got {segment_tokens!r}")
-        self.model_name_or_path = model_name_or_path
-        self.engine = engine or ScoringEngine(max_batch_tokens=4096, batch_size=16)
-        self.segment_tokens = segment_tokens
-        self._tokenizer: Any = None
-        self._model: Any = None
+        super().__init__(model_name_or_path, engine or ScoringEngine(max_batch_tokens=4096, batch_size=16))
+        self.segment_tokens = check_positive_int("segment_tokens", segment_tokens)
 
-    def warm_up(self) -> None:
-        if self._model is None:
-            self._tokenizer, self._model = load_causal_lm(self.model_name_or_path, self.engine)
-
-    @property
-    def tokenizer(self) -> Any:
-        self.warm_up()
-        return self._tokenizer
-
-    @property
-    def model(self) -> Any:
-        self.warm_up()
-        return self._model
+    def load(self) -> tuple[Any, Any]:
+        return load_causal_lm(self.model_name_or_path, self.engine)
 
     @property
     def max_length(self) -> int:
@@ -224,7 +209,7 @@ def _output_cache(out: Any) -> Any:
     return None
 
 
-class TextGenerator:
+class TextGenerator(LazyModel):
     """Batched greedy generation with a chat causal LM or a seq2seq model, through the shared engine.
 
     Prompts are tokenized, sorted by length and batched by ``engine.run`` (left padding for decoder-only models);
@@ -239,27 +224,15 @@ class TextGenerator:
 
     def __init__(self, model_name_or_path: str = "smollm2-135m", engine: ScoringEngine | None = None,
                  max_input_tokens: int = 1024) -> None:
-        if not isinstance(max_input_tokens, int) or max_input_tokens <= 0:
-            raise ValueError(f"max_input_tokens must be a positive int, but got {max_input_tokens!r}")
-        self.model_name_or_path = model_name_or_path
-        self.engine = engine or ScoringEngine(batch_size=8)
-        self.max_input_tokens = max_input_tokens
-        self._tokenizer: Any = None
-        self._model: Any = None
+        super().__init__(model_name_or_path, engine or ScoringEngine(batch_size=8))
+        self.max_input_tokens = check_positive_int("max_input_tokens", max_input_tokens)
         self.is_seq2seq = False
 
-    def warm_up(self) -> None:
-        if self._model is None:
-            self.is_seq2seq = is_seq2seq(self.model_name_or_path)
-            if self.is_seq2seq:
-                self._tokenizer, self._model = load_seq2seq_lm(self.model_name_or_path, self.engine)
-            else:
-                self._tokenizer, self._model = load_causal_lm(self.model_name_or_path, self.engine)
-
-    @property
-    def tokenizer(self) -> Any:
-        self.warm_up()
-        return self._tokenizer
+    def load(self) -> tuple[Any, Any]:
+        self.is_seq2seq = is_seq2seq(self.model_name_or_path)
+        if self.is_seq2seq:
+            return load_seq2seq_lm(self.model_name_or_path, self.engine)
+        return load_causal_lm(self.model_name_or_path, self.engine)
 
     def prompt(self, instruction: str) -> str:
         """The model's chat format around ``instruction`` when it has one, else the plain instruction."""

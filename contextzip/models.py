@@ -11,6 +11,7 @@ import numpy as np
 
 from contextzip.engine import ScoringEngine, pad_batch
 from contextzip.model_registry import resolve_model_path
+from contextzip.validation import check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,41 @@ def load_pretrained(model_name_or_path: str, engine: ScoringEngine, auto_class: 
     return cached_model((path, auto_class, engine.device, str(engine.dtype)), load)
 
 
-class SentenceEmbedder:
+class LazyModel:
+    """A (tokenizer, model) pair loaded on first use through the model cache: subclasses say how in ``load``.
+
+    Args:
+        model_name_or_path: a registered name, hub id or local path.
+        engine: the scoring engine (device, dtype, batching).
+    """
+
+    def __init__(self, model_name_or_path: str, engine: ScoringEngine) -> None:
+        self.model_name_or_path = model_name_or_path
+        self.engine = engine
+        self._tokenizer: Any = None
+        self._model: Any = None
+
+    def load(self) -> tuple[Any, Any]:
+        """(tokenizer, model), from the shared cache (:func:`cached_model`)."""
+        raise NotImplementedError
+
+    def warm_up(self) -> None:
+        """Load the model once (idempotent)."""
+        if self._model is None:
+            self._tokenizer, self._model = self.load()
+
+    @property
+    def tokenizer(self) -> Any:
+        self.warm_up()
+        return self._tokenizer
+
+    @property
+    def model(self) -> Any:
+        self.warm_up()
+        return self._model
+
+
+class SentenceEmbedder(LazyModel):
     """Mean-pooled, L2-normalised sentence embeddings (all-MiniLM-L6-v2 by default), via the shared engine.
 
     Args:
@@ -63,17 +98,11 @@ class SentenceEmbedder:
         engine: ScoringEngine | None = None,
         max_length: int = 256,
     ) -> None:
-        if max_length <= 0:
-            raise ValueError(f"max_length must be > 0, but got {max_length}")
-        self.model_name_or_path = model_name_or_path
-        self.engine = engine or ScoringEngine()
-        self.max_length = max_length
-        self._tokenizer: Any = None
-        self._model: Any = None
+        super().__init__(model_name_or_path, engine or ScoringEngine())
+        self.max_length = check_positive_int("max_length", max_length)
 
-    def warm_up(self) -> None:
-        if self._model is None:
-            self._tokenizer, self._model = load_pretrained(self.model_name_or_path, self.engine)
+    def load(self) -> tuple[Any, Any]:
+        return load_pretrained(self.model_name_or_path, self.engine)
 
     @property
     def dimension(self) -> int:

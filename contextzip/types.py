@@ -33,12 +33,16 @@ class DocumentStatus(str, Enum):
 
 
 @dataclass(frozen=True)
-class KeptSpan:
-    """A kept stretch of one input document: ``documents[doc].text[start:end]`` appears in the output."""
+class DocumentSpan:
+    """A stretch of one input document: ``documents[doc].text[start:end]``. The budget fitter's units and the
+    kept spans of a result are both document spans."""
 
     doc: int
     start: int
     end: int
+
+
+KeptSpan = DocumentSpan  # in a result: a span that appears in the output
 
 
 @dataclass(frozen=True)

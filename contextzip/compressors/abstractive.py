@@ -41,6 +41,7 @@ from contextzip.lexicon import STOPWORDS
 from contextzip.models import SentenceEmbedder
 from contextzip.segment import split_sentences
 from contextzip.tokens import prefix_within
+from contextzip.validation import check_number, check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -114,18 +115,12 @@ class AbstractiveCompressor(BaseCompressor):
         **kwargs,  # type: ignore[no-untyped-def]
     ) -> None:
         super().__init__(**kwargs)
-        if relevance_threshold is not None and not -1.0 <= relevance_threshold <= 1.0:
-            raise ValueError(f"relevance_threshold must be in [-1, 1] or None, but got {relevance_threshold!r}")
-        if min_faithfulness is not None and not 0.0 <= min_faithfulness <= 1.0:
-            raise ValueError(f"min_faithfulness must be in [0, 1] or None, but got {min_faithfulness!r}")
-        if not isinstance(max_source_tokens, int) or max_source_tokens <= 0:
-            raise ValueError(f"max_source_tokens must be a positive int, but got {max_source_tokens!r}")
-        if not isinstance(max_new_tokens, int) or max_new_tokens <= 0:
-            raise ValueError(f"max_new_tokens must be a positive int, but got {max_new_tokens!r}")
-        self.relevance_threshold = relevance_threshold
-        self.min_faithfulness = min_faithfulness
-        self.max_source_tokens = max_source_tokens
-        self.max_new_tokens = max_new_tokens
+        self.relevance_threshold = (None if relevance_threshold is None
+                                    else check_number("relevance_threshold", relevance_threshold, -1.0, 1.0))
+        self.min_faithfulness = (None if min_faithfulness is None
+                                 else check_number("min_faithfulness", min_faithfulness, 0.0, 1.0))
+        self.max_source_tokens = check_positive_int("max_source_tokens", max_source_tokens)
+        self.max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
         self.generator = generator or TextGenerator(
             model_name_or_path, ScoringEngine(device=device, dtype=dtype, batch_size=batch_size)
         )
@@ -134,9 +129,6 @@ class AbstractiveCompressor(BaseCompressor):
     def warm_up(self) -> None:
         self.generator.warm_up()
         self.embedder.warm_up()
-
-    def _compress(self, request: CompressionRequest) -> CompressedOutput:
-        return self._compress_batch([request])[0]
 
     def _empty(self, req: CompressionRequest, best: float) -> CompressedOutput:
         return CompressedOutput(

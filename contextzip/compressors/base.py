@@ -6,7 +6,6 @@ import asyncio
 import functools
 import logging
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -87,7 +86,7 @@ BudgetArg = int | Sequence[int | None] | None
 RateArg = float | Sequence[float | None] | None
 
 
-class BaseCompressor(ABC):
+class BaseCompressor:
     """Shared behaviour of every compressor.
 
     The public :meth:`compress_batch` validates input, counts tokens, resolves each item's budget, handles
@@ -109,6 +108,9 @@ class BaseCompressor(ABC):
     compresses_within_budget: ClassVar[bool] = False
 
     def __init__(self, *, token_counter: str | TokenCounter | None = None, separator: str = "\n\n") -> None:
+        cls = type(self)
+        if cls._compress is BaseCompressor._compress and cls._compress_batch is BaseCompressor._compress_batch:
+            raise TypeError(f"{cls.__name__} must implement _compress or _compress_batch")
         if not isinstance(separator, str):
             raise TypeError(f"separator must be a str, but got {type(separator).__name__}")
         self.token_counter = get_token_counter(token_counter)
@@ -120,24 +122,13 @@ class BaseCompressor(ABC):
         """Load what the compressor needs (models, tokenizers). Idempotent; compressing calls it when needed."""
         return None  # model-free compressors have nothing to load
 
-    def compress(
-        self,
-        documents: DocumentsInput,
-        query: str | None = None,
-        *,
-        target_tokens: int | None = None,
-        rate: float | None = None,
-    ) -> CompressionResult:
+    def compress(self, documents: DocumentsInput, query: str | None = None, *, target_tokens: int | None = None,
+                 rate: float | None = None) -> CompressionResult:
         """Compress ``documents`` to ``target_tokens`` tokens (or ``rate`` of their tokens), guided by ``query``."""
         return self.compress_batch([(query, documents)], target_tokens=target_tokens, rate=rate)[0]
 
-    def compress_batch(
-        self,
-        items: Sequence[tuple[str | None, DocumentsInput]],
-        *,
-        target_tokens: BudgetArg = None,
-        rate: RateArg = None,
-    ) -> list[CompressionResult]:
+    def compress_batch(self, items: Sequence[tuple[str | None, DocumentsInput]], *, target_tokens: BudgetArg = None,
+                       rate: RateArg = None) -> list[CompressionResult]:
         """Compress many ``(query, documents)`` pairs; model scores for all of them run as one batched pass.
 
         ``target_tokens`` / ``rate`` is one value for every item, or a sequence with one per item.
@@ -166,37 +157,26 @@ class BaseCompressor(ABC):
         elapsed = (time.perf_counter() - start) * 1000 / max(1, len(requests))
         return [replace(r, elapsed_ms=elapsed) for r in results if r is not None]
 
-    async def acompress(
-        self,
-        documents: DocumentsInput,
-        query: str | None = None,
-        *,
-        target_tokens: int | None = None,
-        rate: float | None = None,
-    ) -> CompressionResult:
+    async def acompress(self, documents: DocumentsInput, query: str | None = None, *,
+                        target_tokens: int | None = None, rate: float | None = None) -> CompressionResult:
         """:meth:`compress` in the event loop's default executor (the loop stays free)."""
         call = functools.partial(self.compress, documents, query, target_tokens=target_tokens, rate=rate)
         return await asyncio.get_running_loop().run_in_executor(None, call)
 
-    async def acompress_batch(
-        self,
-        items: Sequence[tuple[str | None, DocumentsInput]],
-        *,
-        target_tokens: BudgetArg = None,
-        rate: RateArg = None,
-    ) -> list[CompressionResult]:
+    async def acompress_batch(self, items: Sequence[tuple[str | None, DocumentsInput]], *,
+                              target_tokens: BudgetArg = None, rate: RateArg = None) -> list[CompressionResult]:
         """:meth:`compress_batch` in the event loop's default executor."""
         call = functools.partial(self.compress_batch, items, target_tokens=target_tokens, rate=rate)
         return await asyncio.get_running_loop().run_in_executor(None, call)
 
     # --- for subclasses -----------------------------------------------------------------------------------
 
-    @abstractmethod
     def _compress(self, request: CompressionRequest) -> CompressedOutput:
-        """Compress one request whose documents exceed its budget."""
+        """Compress one request whose documents exceed its budget (default: a batch of one)."""
+        return self._compress_batch([request])[0]
 
     def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
-        """Compress many requests; model-based compressors override this to batch their scoring."""
+        """Compress many requests; model-based compressors implement this to batch their scoring."""
         return [self._compress(r) for r in requests]
 
     def _passthrough(self, req: CompressionRequest) -> CompressionResult:

@@ -68,9 +68,6 @@ class SentenceSelectionCompressor(BaseCompressor):
     def warm_up(self) -> None:
         self.scorer.warm_up()
 
-    def _compress(self, request: CompressionRequest) -> CompressedOutput:
-        return self._compress_batch([request])[0]
-
     def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
         sentences = [segment_sentences(r) for r in requests]
         scored = self.scorer.score_sentences(sentences)

@@ -145,9 +145,6 @@ class _LMCompressor(BaseCompressor):
     def warm_up(self) -> None:
         self.scorer.warm_up()
 
-    def _compress(self, request: CompressionRequest) -> CompressedOutput:
-        return self._compress_batch([request])[0]
-
     def _encode(self, requests: Sequence[CompressionRequest]) -> list[_Encoded]:
         texts = [d.text for r in requests for d in r.documents]
         encoded = self.scorer.encode(texts)

@@ -95,9 +95,6 @@ class CoarseToFineCompressor(BaseCompressor):
         self.sentence_scorer.warm_up()
         self.fine.warm_up()
 
-    def _compress(self, request: CompressionRequest) -> CompressedOutput:
-        return self._compress_batch([request])[0]
-
     def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
         # Segment and score sentences once, on the full documents (document relevance and bridging see
         # everything); the coarse step keeps the best sentences within the coarse budget (by their token

@@ -141,9 +141,6 @@ class TokenClassificationCompressor(BaseCompressor):
 
     # --- compression ------------------------------------------------------------------------------------
 
-    def _compress(self, request: CompressionRequest) -> CompressedOutput:
-        return self._compress_batch([request])[0]
-
     def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
         units = self.word_units(requests)
         scores = self.unit_scores(requests, units)

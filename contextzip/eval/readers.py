@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from contextzip.engine import ScoringEngine, pad_batch
+from contextzip.models import LazyModel
+from contextzip.validation import check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ def clean_reply(text: str) -> str:
     return text.split("\n", 1)[0].strip() if text else ""
 
 
-class SmolLM2Reader:
+class SmolLM2Reader(LazyModel):
     """SmolLM2-135M-Instruct as a reader: greedy decoding of at most ``max_new_tokens`` tokens.
 
     Args:
@@ -73,23 +75,17 @@ class SmolLM2Reader:
     def __init__(self, model_name_or_path: str = "smollm2-135m", engine: ScoringEngine | None = None,
                  max_new_tokens: int = 24, long_max_new_tokens: int = 96, max_context_tokens: int = 8000,
                  batch_size: int = 8) -> None:
-        for arg, value in (("max_new_tokens", max_new_tokens), ("long_max_new_tokens", long_max_new_tokens),
-                           ("max_context_tokens", max_context_tokens), ("batch_size", batch_size)):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{arg} must be a positive int, but got {value!r}")
-        self.model_name_or_path = model_name_or_path
-        self.engine = engine or ScoringEngine(batch_size=batch_size, max_batch_tokens=batch_size * 2048)
-        self.max_new_tokens = max_new_tokens
-        self.long_max_new_tokens = long_max_new_tokens
-        self.max_context_tokens = max_context_tokens
-        self._tokenizer: Any = None
-        self._model: Any = None
+        batch_size = check_positive_int("batch_size", batch_size)
+        super().__init__(model_name_or_path,
+                         engine or ScoringEngine(batch_size=batch_size, max_batch_tokens=batch_size * 2048))
+        self.max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
+        self.long_max_new_tokens = check_positive_int("long_max_new_tokens", long_max_new_tokens)
+        self.max_context_tokens = check_positive_int("max_context_tokens", max_context_tokens)
 
-    def warm_up(self) -> None:
-        if self._model is None:
-            from contextzip.causal_lm import load_causal_lm
+    def load(self) -> tuple[Any, Any]:
+        from contextzip.causal_lm import load_causal_lm
 
-            self._tokenizer, self._model = load_causal_lm(self.model_name_or_path, self.engine)
+        return load_causal_lm(self.model_name_or_path, self.engine)
 
     def encode(self, prompt: ReaderPrompt) -> list[int]:
         """The chat-templated prompt's token ids (the tail, when longer than ``max_context_tokens``)."""

@@ -40,7 +40,8 @@ from hypothesis import strategies as st
 from contextzip.compressors.base import BaseCompressor
 from contextzip.types import CompressionResult, DocumentStatus
 
-__all__ = ["CompressorConformance", "SAMPLE_DOCUMENTS", "SAMPLE_QUERY", "count_engine_passes"]
+__all__ = ["CompressorConformance", "SAMPLE_DOCUMENTS", "SAMPLE_QUERY", "count_engine_passes",
+           "is_faithful_subsequence"]
 
 SAMPLE_QUERY = "Who received the first Nobel Prize in Physics, and when?"
 SAMPLE_DOCUMENTS = [
@@ -82,7 +83,7 @@ def count_engine_passes() -> Any:
         ScoringEngine.run = original  # type: ignore[method-assign]
 
 
-def _is_subsequence(kept: str, source: str) -> bool:
+def is_faithful_subsequence(kept: str, source: str) -> bool:
     """Every whitespace-separated piece of ``kept`` occurs in ``source``, in order (faithful extraction)."""
     pos = 0
     for piece in kept.split():
@@ -121,11 +122,11 @@ class CompressorConformance:
             if doc.status is DocumentStatus.KEPT and self.extractive:
                 assert doc.text == text
             if self.extractive:
-                assert _is_subsequence(doc.text, text), f"document {i}: output is not a subsequence of its source"
+                assert is_faithful_subsequence(doc.text, text), f"document {i}: output is not a subsequence of its source"
         if self.extractive:
             for d in result.documents:
                 if d.text:
-                    assert d.text in result.text or _is_subsequence(d.text, result.text)
+                    assert d.text in result.text or is_faithful_subsequence(d.text, result.text)
         if result.kept_spans is not None:
             for span in result.kept_spans:
                 assert 0 <= span.start < span.end <= len(texts[span.doc])

@@ -6,6 +6,8 @@ can differ in the last bits, so near-tied scores may order differently alone and
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import pytest
 
 from contextzip.model_registry import model_available
@@ -15,109 +17,77 @@ from contextzip.testing.conformance import CompressorConformance
 FP32 = {"device": "cpu", "dtype": "float32"}
 needs_student = pytest.mark.skipif(not model_available("contextzip-token-clf"), reason="token classifier absent")
 
-COVERED: set[str] = set()
-
 
 @pytest.fixture(scope="module")
 def query_guided32():  # type: ignore[no-untyped-def]
     return load_compressor("query-guided", **FP32)
 
 
-def covers(name: str):  # type: ignore[no-untyped-def]
-    COVERED.add(name)
-    return lambda cls: cls
+class Registered(CompressorConformance):
+    """A registered compressor by name; ``kwargs`` may name fixtures: ``"@tiny_lm"`` is the tiny causal LM's
+    path, ``"@scorer"`` / ``"@embedder"`` the float32 query-guided scorer / embedder."""
 
-
-@covers("truncate")
-class TestTruncate(CompressorConformance):
-    @pytest.fixture
-    def compressor(self):  # type: ignore[no-untyped-def]
-        return load_compressor("truncate")
-
-
-@covers("random-sentences")
-class TestRandomSentences(CompressorConformance):
-    fills_budget = True
+    name: ClassVar[str] = ""
+    kwargs: ClassVar[dict[str, Any]] = {}
 
     @pytest.fixture
-    def compressor(self):  # type: ignore[no-untyped-def]
-        return load_compressor("random-sentences")
+    def compressor(self, request, query_guided32):  # type: ignore[no-untyped-def]
+        if self.name == "query-guided":
+            return query_guided32
+        values = {"@scorer": lambda: query_guided32.scorer, "@embedder": lambda: query_guided32.embedder,
+                  "@tiny_lm": lambda: request.getfixturevalue("tiny_lms")[0]}
+        kwargs = {k: values[v]() if isinstance(v, str) and v in values else v for k, v in self.kwargs.items()}
+        return load_compressor(self.name, **kwargs)
 
 
-@covers("bm25-sentences")
-class TestBM25Sentences(CompressorConformance):
-    fills_budget = True
-
-    @pytest.fixture
-    def compressor(self):  # type: ignore[no-untyped-def]
-        return load_compressor("bm25-sentences")
+class TestTruncate(Registered):
+    name = "truncate"
 
 
-@covers("embedding-sentences")
-class TestEmbeddingSentences(CompressorConformance):
-    fills_budget = True
-
-    @pytest.fixture
-    def compressor(self):  # type: ignore[no-untyped-def]
-        return load_compressor("embedding-sentences", **FP32)
+class TestRandomSentences(Registered):
+    name, fills_budget = "random-sentences", True
 
 
-@covers("query-guided")
-class TestQueryGuided(CompressorConformance):
-    fills_budget = True
-
-    @pytest.fixture
-    def compressor(self, query_guided32):  # type: ignore[no-untyped-def]
-        return query_guided32
+class TestBM25Sentences(Registered):
+    name, fills_budget = "bm25-sentences", True
 
 
-@covers("token-classification")
+class TestEmbeddingSentences(Registered):
+    name, fills_budget, kwargs = "embedding-sentences", True, FP32
+
+
+class TestQueryGuided(Registered):
+    name, fills_budget = "query-guided", True
+
+
 @needs_student
-class TestTokenClassification(CompressorConformance):
-    @pytest.fixture
-    def compressor(self):  # type: ignore[no-untyped-def]
-        return load_compressor("token-classification", **FP32)
+class TestTokenClassification(Registered):
+    name, kwargs = "token-classification", FP32
 
 
-@covers("token-classification-query")
 @needs_student
-class TestTokenClassificationQuery(CompressorConformance):
-    @pytest.fixture
-    def compressor(self, query_guided32):  # type: ignore[no-untyped-def]
-        return load_compressor("token-classification-query", sentence_scorer=query_guided32.scorer, **FP32)
+class TestTokenClassificationQuery(Registered):
+    name, kwargs = "token-classification-query", {"sentence_scorer": "@scorer", **FP32}
 
 
-@covers("coarse-to-fine")
 @needs_student
-class TestCoarseToFine(CompressorConformance):
-    @pytest.fixture
-    def compressor(self, query_guided32):  # type: ignore[no-untyped-def]
-        return load_compressor("coarse-to-fine", sentence_scorer=query_guided32.scorer, **FP32)
+class TestCoarseToFine(Registered):
+    name, kwargs = "coarse-to-fine", {"sentence_scorer": "@scorer", **FP32}
 
 
-@covers("perplexity")
-class TestPerplexity(CompressorConformance):
-    @pytest.fixture
-    def compressor(self, tiny_lms):  # type: ignore[no-untyped-def]
-        return load_compressor("perplexity", model_name_or_path=tiny_lms[0], device="cpu", dtype="float32")
+class TestPerplexity(Registered):
+    name, kwargs = "perplexity", {"model_name_or_path": "@tiny_lm", **FP32}
 
 
-@covers("long-perplexity")
-class TestLongPerplexity(CompressorConformance):
-    @pytest.fixture
-    def compressor(self, tiny_lms):  # type: ignore[no-untyped-def]
-        return load_compressor("long-perplexity", model_name_or_path=tiny_lms[0], device="cpu", dtype="float32")
+class TestLongPerplexity(Registered):
+    name, kwargs = "long-perplexity", {"model_name_or_path": "@tiny_lm", **FP32}
 
 
-@covers("abstractive")
-class TestAbstractive(CompressorConformance):
-    extractive = False
-
-    @pytest.fixture
-    def compressor(self, tiny_lms, query_guided32):  # type: ignore[no-untyped-def]
-        return load_compressor("abstractive", model_name_or_path=tiny_lms[0], embedder=query_guided32.embedder,
-                               device="cpu", dtype="float32", max_new_tokens=12)
+class TestAbstractive(Registered):
+    name, extractive = "abstractive", False
+    kwargs = {"model_name_or_path": "@tiny_lm", "embedder": "@embedder", "max_new_tokens": 12, **FP32}
 
 
 def test_every_registered_compressor_has_a_conformance_class() -> None:
-    assert set(COMPRESSORS) <= COVERED, f"no conformance class for {sorted(set(COMPRESSORS) - COVERED)}"
+    covered = {cls.name for cls in Registered.__subclasses__()}
+    assert set(COMPRESSORS) <= covered, f"no conformance class for {sorted(set(COMPRESSORS) - covered)}"

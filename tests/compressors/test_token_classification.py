@@ -15,6 +15,7 @@ from contextzip.compressors.token_classification import TokenClassificationCompr
 from contextzip.compressors.token_classification_query import QueryAwareTokenClassificationCompressor
 from contextzip.engine import ScoringEngine
 from contextzip.model_registry import model_available
+from contextzip.testing.conformance import is_faithful_subsequence
 
 # --- a tiny random XLM-RoBERTa token classifier, built offline ------------------------------------------
 # No XLM-R tokenizer is available offline, so we train a small Unigram tokenizer (Metaspace pre-tokenizer,
@@ -154,15 +155,7 @@ WORDS = st.sampled_from("alpha beta gamma delta 1901 Paris, France. (note) x.y@z
 TEXTS = st.lists(WORDS, min_size=1, max_size=60).map(" ".join)
 
 
-def _in_order_subsequence(output: str, source: str) -> bool:
-    """Every whitespace-separated piece of ``output`` occurs in ``source`` after the previous one."""
-    pos = 0
-    for piece in output.split():
-        found = source.find(piece, pos)
-        if found < 0:
-            return False
-        pos = found + len(piece)
-    return True
+_in_order_subsequence = is_faithful_subsequence
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
