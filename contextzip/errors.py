@@ -21,5 +21,5 @@ class BudgetError(ContextZipError, ValueError):
 
 def missing_dependency(package: str, extra: str) -> MissingDependencyError:
     return MissingDependencyError(
-        f"{package} is not installed. Install it with: pip install 'contextzip[{extra}]'"
+        f"{package} is not installed. Install it with: pip install 'contextzip-rag[{extra}]'"
     )

@@ -11,7 +11,7 @@
 All documents of a call are compressed together, to one budget, by one ``compress()`` call; each returned
 ``Document`` keeps its own id and metadata, plus the compression stats under ``metadata["contextzip"]``.
 Dropped documents are left out of the returned list (the stats of the kept ones still count them).
-Install with ``pip install 'contextzip[langchain]'``.
+Install with ``pip install 'contextzip-rag[langchain]'``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ All nodes of a call are compressed together, to one budget, by one ``compress()`
 copy of its input node (same id, relationships and score) with the compressed text; its own metadata is kept and
 the compression stats go under ``metadata["contextzip"]``, excluded from what the LLM and the embedder see.
 Dropped nodes are left out. The budget covers the nodes' text (``MetadataMode.NONE``), not metadata that
-LlamaIndex may render around it. Install with ``pip install 'contextzip[llamaindex]'``.
+LlamaIndex may render around it. Install with ``pip install 'contextzip-rag[llamaindex]'``.
 """
 
 from __future__ import annotations

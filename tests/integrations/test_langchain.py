@@ -118,4 +118,4 @@ def test_default_compressor_keeps_the_answer(query_guided, counter):
 def test_missing_langchain_fails_at_construction_with_pip_line():
     error = import_error_without("langchain_core", "from contextzip.integrations.langchain import ContextZipCompressor",
                                  "ContextZipCompressor(target_tokens=10)")
-    assert "pip install 'contextzip[langchain]'" in error and "MissingDependencyError" in error
+    assert "pip install 'contextzip-rag[langchain]'" in error and "MissingDependencyError" in error

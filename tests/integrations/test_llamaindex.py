@@ -64,4 +64,4 @@ def test_default_compressor_keeps_the_answer(query_guided, counter):
 def test_missing_llamaindex_fails_at_construction_with_pip_line():
     error = import_error_without("llama_index", "from contextzip.integrations.llamaindex import ContextZipPostprocessor",
                                  "ContextZipPostprocessor(target_tokens=10)")
-    assert "pip install 'contextzip[llamaindex]'" in error
+    assert "pip install 'contextzip-rag[llamaindex]'" in error

@@ -261,4 +261,4 @@ def test_server_config_validation():
 def test_missing_server_dependencies_give_the_pip_line():
     error = import_error_without("fastapi", "from contextzip.integrations.server import ServerConfig, create_app",
                                  'create_app(ServerConfig(upstream="http://127.0.0.1:1/v1"))')
-    assert "pip install 'contextzip[server]'" in error
+    assert "pip install 'contextzip-rag[server]'" in error
