@@ -107,6 +107,9 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
 @click.option("-b", "--budget", type=int, help="Token budget per question.")
 @click.option("-r", "--rate", type=float, help="Budget as a fraction of each context's tokens.")
 @click.option("--limit", type=int, default=None, help="Only the first K questions.")
+@click.option("--split", default="all", show_default=True, type=click.Choice(["all", "tune", "report"]),
+              help="tune: HotpotQA's even positions, NQ's first 300, other sets' even positions; report: the "
+                   "rest. Choose settings on tune, report report.")
 @click.option("--reader", default="none", show_default=True, metavar="{none,smollm2,openai:<model>}",
               help="An LLM that answers from the compressed context (openai:<model> reads OPENAI_BASE_URL and "
                    "OPENAI_API_KEY); adds reader accuracy/F1 (ROUGE-L on qmsum) with closed-book and "
@@ -115,7 +118,8 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the default prints it indented).")
 @click.option("--progress/--no-progress", default=False, help="Show a progress bar on stderr.")
 def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: int | None, rate: float | None,
-                 limit: int | None, reader: str, reader_limit: int | None, as_json: bool, progress: bool) -> None:
+                 limit: int | None, split: str, reader: str, reader_limit: int | None, as_json: bool,
+                 progress: bool) -> None:
     """Measure a compressor on real QA data: answer retention, size, budget violations, latency, and with
     --reader how well an LLM still answers."""
     from contextzip.errors import ContextZipError
@@ -133,7 +137,7 @@ def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: in
         raise click.BadParameter(str(exc), param_hint="--reader") from exc
     try:
         summary, _ = run_eval(dataset, compressor, limit=limit, data_dir=data_dir, show_progress_bar=progress,
-                              reader=reader_obj, reader_limit=reader_limit, **kwargs)
+                              reader=reader_obj, reader_limit=reader_limit, split=split, **kwargs)
     except (FileNotFoundError, ValueError, ContextZipError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(summary) if as_json else json.dumps(summary, indent=2))

@@ -14,6 +14,8 @@ from contextzip.types import Document
 DEFAULT_DATA_DIR = os.path.join("..", "shared", "data")
 DATASETS = ("hotpotqa", "nq", "squad", "qmsum")
 _FOLDERS = {"hotpotqa": "hotpotqa-distractor", "nq": "nq-open-oracle", "squad": "squad-v1.1", "qmsum": "qmsum"}
+SPLITS = ("all", "tune", "report")
+NQ_TUNE = 300  # NQ: questions 1-300 tune, 301-1300 report (the defaults were first chosen on the first 300)
 
 
 @dataclass
@@ -131,8 +133,26 @@ def load_qmsum(data_dir: str | None = None, turns_per_document: int = 20) -> lis
 LOADERS = {"hotpotqa": load_hotpotqa, "nq": load_nq, "squad": load_squad, "qmsum": load_qmsum}
 
 
-def load_dataset(name: str, data_dir: str | None = None, limit: int | None = None) -> list[EvalExample]:
+def split_examples(name: str, examples: list[EvalExample], split: str = "all") -> list[EvalExample]:
+    """The ``tune`` or ``report`` half of a data set (``all``: every example), so weights and thresholds are
+    chosen on questions that are never reported: NQ tunes on its first 300 questions and reports the rest;
+    every other set (HotpotQA: half bridge, half comparison either way) tunes on the examples at even positions
+    of the file (0, 2, 4, ...) and reports the odd ones."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, but got {split!r}")
+    if split == "all":
+        return list(examples)
+    if name == "nq":
+        return list(examples[:NQ_TUNE] if split == "tune" else examples[NQ_TUNE:])
+    return list(examples[0 if split == "tune" else 1::2])
+
+
+def load_dataset(name: str, data_dir: str | None = None, limit: int | None = None,
+                 split: str = "all") -> list[EvalExample]:
+    """The examples of ``name`` in ``split`` (see :func:`split_examples`), the first ``limit`` of them."""
     if name not in LOADERS:
         raise ValueError(f"dataset must be one of {sorted(LOADERS)}, but got {name!r}")
-    examples = LOADERS[name](data_dir)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, but got {split!r}")
+    examples = split_examples(name, LOADERS[name](data_dir), split)
     return examples[:limit] if limit else examples

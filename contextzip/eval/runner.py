@@ -173,6 +173,24 @@ def reader_summary(records: Sequence[ExampleRecord], references: ReaderReference
     return out
 
 
+def trained_on(compressor: BaseCompressor) -> set[str]:
+    """The evaluation data sets the models of ``compressor`` (or of its scorers) were trained on: each object
+    may say so in a ``trained_on`` attribute (e.g. ``("squad",)`` for ``contextzip-relevance``)."""
+    out: set[str] = set()
+    seen: set[int] = set()
+    stack: list[Any] = [compressor]
+    while stack:
+        obj = stack.pop()
+        if obj is None or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        out.update(getattr(obj, "trained_on", ()) or ())
+        for attr in ("scorer", "sentence_scorer", "fine", "scorers"):
+            child = getattr(obj, attr, None)
+            stack.extend(child if isinstance(child, (list, tuple)) else [child])
+    return out
+
+
 def run_eval(
     dataset: str,
     compressor: str | BaseCompressor,
@@ -186,8 +204,12 @@ def run_eval(
     reader: str | Reader | None = None,
     reader_limit: int | None = None,
     references: ReaderReferences | None = None,
+    split: str = "all",
 ) -> tuple[dict[str, Any], list[ExampleRecord]]:
     """Evaluate one compressor at one budget; returns the summary dict and the per-example records.
+
+    ``split`` ("all", "tune" or "report", see :func:`contextzip.eval.datasets.split_examples`) is recorded in
+    the summary, and so is ``in_sample``: whether a model of the compressor was trained on this data set.
 
     With a ``reader`` ("smollm2", "openai:<model>" or a :class:`Reader`), the first ``reader_limit`` questions
     (all by default) are also answered from the compressed context, and from no context and the full context
@@ -197,10 +219,11 @@ def run_eval(
         raise ValueError(f"reader_limit must be > 0, but got {reader_limit}")
     reader_obj = get_reader(reader) if isinstance(reader, str) or reader is None else reader
     comp = compressor if isinstance(compressor, BaseCompressor) else load_compressor(compressor, **(compressor_kwargs or {}))
-    examples = load_dataset(dataset, data_dir, limit)
+    examples = load_dataset(dataset, data_dir, limit, split)
     records = compress_examples(comp, examples, target_tokens=target_tokens, rate=rate,
                                 show_progress_bar=show_progress_bar)
-    summary: dict[str, Any] = {"dataset": dataset, "compressor": comp.name}
+    summary: dict[str, Any] = {"dataset": dataset, "split": split, "in_sample": dataset in trained_on(comp),
+                               "compressor": comp.name}
     if rate is not None:
         summary["rate"] = rate
     else:
