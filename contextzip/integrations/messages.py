@@ -11,6 +11,13 @@ found in three places, and all of it shares one budget (one ``compress()`` call)
 3. **a marked block** ``<context>...</context>`` inside any message's text (system prompts included: only what is
    between the tags is compressed). Its paragraphs (blank-line separated) are its documents.
 
+**Boundaries that document text cannot move.** Documents are untrusted, so a block runs from the *first* opening
+marker of a text to its *last* closing one (a ``</context>`` inside a document neither ends the block nor moves text
+into the question; text between two blocks of one text is context too), and every marker-like string inside a
+document (``</context>``, ``<CONTEXT id=x>``, ``< /context >``) is neutralised to ``&lt;/context>`` before
+compression. After assembly the context placed in the messages is counted again: that count is
+:attr:`CompressedMessages.compressed_tokens` (the proxy's ``X-ContextZip-Compressed-Tokens``), never over budget.
+
 The query is the text of the last user turn (context removed) unless ``query`` is given. Input messages are never
 mutated: the result holds new ones, plus the :class:`~contextzip.CompressionResult` and token counts.
 """
@@ -27,6 +34,7 @@ from typing import Any, Literal, TypedDict
 from contextzip.api import resolve_compressor
 from contextzip.budget import resolve_budget
 from contextzip.compressors.base import BaseCompressor, DocumentsInput, as_documents
+from contextzip.errors import ContextZipError
 from contextzip.segment import split_paragraphs
 from contextzip.tokens import TokenCounter
 from contextzip.types import CompressionResult, Document
@@ -35,7 +43,8 @@ logger = logging.getLogger(__name__)
 
 MessageFormat = Literal["openai", "anthropic"]
 FORMATS = ("openai", "anthropic")
-CONTEXT_BLOCK = re.compile(r"(<context(?:\s[^>]*)?>)(.*?)(</context>)", re.DOTALL)
+CONTEXT_BLOCK = re.compile(r"(<context(?:\s[^>]*)?>)(.*)(</context>)", re.DOTALL)  # greedy: to the LAST close
+_ANY_MARKER = re.compile(r"<(?=\s*/?\s*context\b)", re.IGNORECASE)  # what an LLM could read as a marker
 _MARKER_KEYS = ("context",)
 
 
@@ -67,8 +76,10 @@ class MessageContext:
     def found(self) -> bool:
         return bool(self.documents)
 
-    def rebuild(self, result: CompressionResult | None) -> tuple[list[Any], Any]:
-        """New (messages, system) with each context location holding its compressed documents."""
+    def rebuild(self, result: CompressionResult | None) -> tuple[list[Any], Any, list[str]]:
+        """New (messages, system) with each context location holding its compressed documents, and the context
+        texts as placed (each block's inner text without its framing whitespace, each part's text)."""
+        placed: list[str] = []
         messages = copy.deepcopy(self.messages)
         system = copy.deepcopy(self.system)
         texts = [d.text for d in result.documents] if result is not None else [d.text for d in self.documents]
@@ -78,12 +89,14 @@ class MessageContext:
             if slot.kind == "block":
                 inner = "\n\n".join(texts[i] for i in slot.doc_indices if texts[i].strip())
                 new_inner = slot.leading + inner + slot.trailing if inner else "\n"
+                placed.append(inner.strip())
                 system = self._edit_text(messages, system, slot,
                                          lambda t, s=slot, n=new_inner: t[: s.span[0]] + n + t[s.span[1]:])
             elif slot.kind == "part":
                 text = texts[slot.doc_indices[0]]
                 if text.strip():
                     self._set_part(messages, system, slot, text)
+                    placed.append(text)
                 else:
                     removed.append((slot.message, slot.part or 0))
         # Dropped parts go, highest index first; then documents given explicitly go into the last user turn.
@@ -96,8 +109,9 @@ class MessageContext:
             if slot.kind == "insert":
                 inner = "\n\n".join(texts[i] for i in slot.doc_indices if texts[i].strip())
                 self._insert(messages, slot.message, f"<context>\n{inner}\n</context>\n\n")
+                placed.append(inner.strip())
         _strip_markers(messages, system)
-        return messages, system
+        return messages, system, [p for p in placed if p]
 
     # -- editing helpers -------------------------------------------------------------------------------
 
@@ -133,6 +147,11 @@ class MessageContext:
             msg["content"] = block + (content or "")
         else:
             content.insert(0, {"type": "text", "text": block.rstrip("\n")})
+
+
+def neutralize_markers(text: str) -> str:
+    """``text`` with every context marker in it made inert (``</context>`` -> ``&lt;/context>``)."""
+    return _ANY_MARKER.sub("&lt;", text) if "<" in text else text
 
 
 def _strip_markers(messages: list[Any], system: Any) -> None:
@@ -195,7 +214,7 @@ def find_context(
             indices = []
             for para in split_paragraphs(stripped) if stripped else []:
                 indices.append(len(docs))
-                docs.append(Document(para.text, str(len(docs))))
+                docs.append(Document(neutralize_markers(para.text), str(len(docs))))
             slots.append(_Slot("block", m, p, indices, (start, end), lead, trail))
 
     def scan(content: Any, m: int | None) -> None:
@@ -234,7 +253,7 @@ def find_context(
             raise ValueError("documents were given but messages has no user turn to put them in")
         indices = list(range(len(docs), len(docs) + len(explicit)))
         for d in explicit:
-            docs.append(Document(d.text, d.id, d.metadata))
+            docs.append(Document(neutralize_markers(d.text), d.id, d.metadata))
         slots.append(_Slot("insert", last_user, None, indices))
     if query is None and last_user is not None:
         query = _question_text(msgs[last_user].get("content")) or None
@@ -286,7 +305,8 @@ class CompressedMessages:
     """New messages with compressed context, and the numbers.
 
     ``result`` is ``None`` when the messages hold no context (then the messages are an unchanged copy).
-    ``prompt_tokens_before`` / ``prompt_tokens_after`` count all the text of the conversation.
+    ``prompt_tokens_before`` / ``prompt_tokens_after`` count all the text of the conversation;
+    ``forwarded_tokens``, the context as placed in ``messages`` (see "Boundaries" in the module docstring).
     """
 
     messages: list[dict[str, Any]]
@@ -295,6 +315,7 @@ class CompressedMessages:
     prompt_tokens_before: int
     prompt_tokens_after: int
     system: Any = None
+    forwarded_tokens: int = 0
 
     @property
     def original_tokens(self) -> int:
@@ -302,7 +323,8 @@ class CompressedMessages:
 
     @property
     def compressed_tokens(self) -> int:
-        return self.result.compressed_tokens if self.result is not None else 0
+        """The context tokens actually forwarded (counted after assembly); 0 without context."""
+        return self.forwarded_tokens if self.result is not None else 0
 
     @property
     def tokens_saved(self) -> int:
@@ -326,11 +348,15 @@ class CompressedMessages:
 
 
 def finish(context: MessageContext, result: CompressionResult | None, counter: TokenCounter) -> CompressedMessages:
-    """Put ``result`` (for ``context``) back into new messages and count what changed."""
-    messages, system = context.rebuild(result)
+    """Put ``result`` (for ``context``) back into new messages and count what changed, and the context placed
+    (raises :class:`~contextzip.ContextZipError`, so nothing is sent, if assembly ever made it exceed the budget)."""
+    messages, system, placed = context.rebuild(result)
     before = count_prompt_tokens(context.messages, counter, context.system)
     after = count_prompt_tokens(messages, counter, system) if result is not None else before
-    return CompressedMessages(messages, result, context.query, before, after, system)
+    forwarded = sum(counter.count_many(placed)) if result is not None else 0
+    if result is not None and forwarded > result.target_tokens:
+        raise ContextZipError(f"the assembled context has {forwarded} tokens for a budget of {result.target_tokens}")
+    return CompressedMessages(messages, result, context.query, before, after, system, forwarded)
 
 
 class ChatOptions(TypedDict, total=False):
