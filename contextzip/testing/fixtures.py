@@ -18,7 +18,9 @@ The fake server answers:
   ``Authorization`` header it got (to test redaction), ``"error-500"`` a plain-text 500, ``"slow"`` waits
   ``delay_s`` (or 5 s) first;
 - ``GET /v1/models``: one model, ``echo-1``;
-- ``POST /v1/messages``: Anthropic's Messages API, not streamed.
+- ``POST /v1/messages``: Anthropic's Messages API, not streamed, and ``/v1/messages/count_tokens``;
+- ``POST /v1/responses`` (the Responses API, not streamed), ``/v1/responses/input_tokens`` and
+  ``/v1/completions`` (the legacy API): an echo each.
 
 Every request is recorded as ``{"path": "/v1/...", "headers": {...}, "body": {...}}`` in ``server.received``
 (the last ``max_recorded``; header names are lower-case). Needs the ``server`` extra (``pip install 'contextzip[server]'``).
@@ -188,6 +190,35 @@ def create_fake_openai_app(reply: str | None = None, delay_s: float = 0.0, max_r
         return {"id": "msg_echo", "type": "message", "role": "assistant", "model": body.get("model", FAKE_MODEL),
                 "content": [{"type": "text", "text": f"echo: {len(body['messages'])} messages"}],
                 "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 3}}
+
+    @app.post("/v1/messages/count_tokens")
+    async def anthropic_count_tokens(request: Request) -> Any:
+        body = await record(request)
+        return {"input_tokens": len(json.dumps(body["messages"])) // 4}
+
+    @app.post("/v1/responses")
+    async def responses(request: Request) -> Any:
+        body = await record(request)
+        items = body.get("input")
+        answer = app.state.reply or f"echo: {len(items) if isinstance(items, list) else 1} input items"
+        return {"id": "resp_echo", "object": "response", "created_at": int(time.time()), "status": "completed",
+                "model": body.get("model", FAKE_MODEL), "parallel_tool_calls": False, "tool_choice": "auto",
+                "tools": [], "output": [{"type": "message", "id": "msg_echo", "role": "assistant",
+                                         "status": "completed",
+                                         "content": [{"type": "output_text", "text": answer, "annotations": []}]}]}
+
+    @app.post("/v1/responses/input_tokens")
+    async def responses_input_tokens(request: Request) -> Any:
+        body = await record(request)
+        return {"object": "response.input_tokens", "input_tokens": len(json.dumps(body.get("input"))) // 4}
+
+    @app.post("/v1/completions")
+    async def completions(request: Request) -> Any:
+        body = await record(request)
+        answer = app.state.reply or f"echo: {len(str(body.get('prompt')))} characters"
+        return {"id": "cmpl-echo", "object": "text_completion", "created": int(time.time()),
+                "model": body.get("model", FAKE_MODEL),
+                "choices": [{"index": 0, "text": answer, "finish_reason": "stop", "logprobs": None}]}
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:

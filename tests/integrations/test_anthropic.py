@@ -9,6 +9,7 @@ from anthropic import Anthropic, AsyncAnthropic
 from integration_samples import PARAGRAPHS, QUESTION
 
 from contextzip.integrations.anthropic import CompressingAnthropic, wrap_anthropic
+from contextzip.integrations.endpoint import UncoveredCallError
 from contextzip.integrations.messages import CONTEXT_BLOCK
 
 SYSTEM = "Answer from the documents only."
@@ -54,3 +55,109 @@ def test_wrapper_validation():
         CompressingAnthropic(object(), target_tokens=5)
     with pytest.raises(ValueError, match="exactly one"):
         wrap_anthropic(Anthropic(base_url="http://127.0.0.1:9", api_key="k"))
+
+
+# -- every call path: compressed, or a clear error -------------------------------------------------------------
+
+def document_tokens(server, counter) -> int:
+    blocks = server.last_body["messages"][0]["content"]
+    return sum(counter.count(b["source"]["data"]) for b in blocks if b["type"] == "document")
+
+
+def _read(method, **kwargs):
+    with method(**kwargs) as response:
+        return response.read()
+
+
+SYNC_PATHS = {
+    "messages.create": lambda c, **kw: c.messages.create(**kw),
+    "messages.with_raw_response.create": lambda c, **kw: c.messages.with_raw_response.create(**kw).parse(),
+    "messages.with_streaming_response.create": lambda c, **kw: _read(c.messages.with_streaming_response.create,
+                                                                     **kw),
+    "messages.count_tokens": lambda c, **kw: c.messages.count_tokens(
+        **{k: v for k, v in kw.items() if k != "max_tokens"}),
+    "beta.messages.create": lambda c, **kw: c.beta.messages.create(**kw),
+}
+
+
+@pytest.mark.parametrize("path", list(SYNC_PATHS))
+def test_every_sync_call_path_compresses(fake_openai, counter, path):
+    client = wrap_anthropic(Anthropic(base_url=fake_openai.url, api_key="k", max_retries=0), target_tokens=60,
+                            compressor="truncate")
+    SYNC_PATHS[path](client, model="echo-1", max_tokens=16, messages=messages())
+    assert 0 < document_tokens(fake_openai, counter) <= 60
+
+
+async def _aread(method, **kwargs):
+    async with method(**kwargs) as response:
+        return await response.read()
+
+
+ASYNC_PATHS = {
+    "messages.create": lambda c, **kw: c.messages.create(**kw),
+    "messages.with_raw_response.create": lambda c, **kw: c.messages.with_raw_response.create(**kw),
+    "messages.with_streaming_response.create": lambda c, **kw: _aread(c.messages.with_streaming_response.create,
+                                                                      **kw),
+    "messages.count_tokens": lambda c, **kw: c.messages.count_tokens(
+        **{k: v for k, v in kw.items() if k != "max_tokens"}),
+}
+
+
+@pytest.mark.parametrize("path", list(ASYNC_PATHS))
+async def test_every_async_call_path_compresses(fake_openai, counter, path):
+    client = wrap_anthropic(AsyncAnthropic(base_url=fake_openai.url, api_key="k", max_retries=0), target_tokens=60,
+                            compressor="truncate")
+    await ASYNC_PATHS[path](client, model="echo-1", max_tokens=16, messages=messages())
+    assert 0 < document_tokens(fake_openai, counter) <= 60
+
+
+def test_uncovered_call_paths_raise_a_clear_error():
+    client = wrap_anthropic(Anthropic(base_url="http://127.0.0.1:9", api_key="k", max_retries=0), target_tokens=5)
+    with pytest.raises(UncoveredCallError, match="batches.create"):
+        client.messages.batches.create(requests=[])
+    with pytest.raises(UncoveredCallError, match="tool_runner"):
+        client.messages.tool_runner(model="echo-1", max_tokens=5, messages=[], tools=[])
+    assert callable(client.messages.batches.list)  # the rest of a guarded resource is the SDK's own
+
+
+def tool_turn(content):
+    return [{"role": "user", "content": QUESTION},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "search", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": content},
+                                         {"type": "text", "text": "Answer now."}]}]
+
+
+def test_tool_results_are_compressed_in_place(fake_openai, counter):
+    client = wrap_anthropic(Anthropic(base_url=fake_openai.url, api_key="k", max_retries=0), target_tokens=40,
+                            compressor="truncate")
+    marked = "<context>\n" + "\n\n".join(PARAGRAPHS) + "\n</context>"
+    msgs = tool_turn(marked)
+    before = copy.deepcopy(msgs)
+    client.messages.create(model="echo-1", max_tokens=16, messages=msgs)
+    assert msgs == before
+    sent = fake_openai.last_body["messages"]
+    assert sent[:2] == msgs[:2] and sent[2]["content"][1] == {"type": "text", "text": "Answer now."}
+    result = sent[2]["content"][0]
+    assert result["type"] == "tool_result" and result["tool_use_id"] == "t1" and isinstance(result["content"], str)
+    assert 0 < counter.count(CONTEXT_BLOCK.search(result["content"]).group(2).strip()) <= 40
+    blocks = tool_turn([{"type": "text", "text": p, "context": True} for p in PARAGRAPHS])
+    client.messages.create(model="echo-1", max_tokens=16, messages=blocks)
+    result = fake_openai.last_body["messages"][2]["content"][0]
+    assert all(set(b) == {"type", "text"} for b in result["content"])
+    assert 0 < sum(counter.count(b["text"]) for b in result["content"]) <= 40
+
+
+def test_unmarked_policies(fake_openai, counter, caplog):
+    msgs = tool_turn("\n\n".join(PARAGRAPHS))
+    warn = wrap_anthropic(Anthropic(base_url=fake_openai.url, api_key="k", max_retries=0), target_tokens=40,
+                          compressor="truncate")
+    with caplog.at_level("WARNING", logger="contextzip"):
+        warn.messages.create(model="echo-1", max_tokens=16, messages=msgs)
+        warn.messages.create(model="echo-1", max_tokens=16, messages=msgs)
+    assert fake_openai.last_body["messages"] == msgs
+    assert [r.levelname for r in caplog.records if "no marked context" in r.getMessage()] == ["WARNING"]
+    whole = wrap_anthropic(Anthropic(base_url=fake_openai.url, api_key="k", max_retries=0), target_tokens=40,
+                           compressor="truncate", unmarked="compress")
+    whole.messages.create(model="echo-1", max_tokens=16, messages=msgs)
+    result = fake_openai.last_body["messages"][2]["content"][0]
+    assert result["tool_use_id"] == "t1" and 0 < counter.count(result["content"]) <= 40

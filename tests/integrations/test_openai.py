@@ -8,6 +8,7 @@ import pytest
 from integration_samples import PARAGRAPHS, QUESTION
 from openai import AsyncOpenAI, OpenAI
 
+from contextzip.integrations.endpoint import UncoveredCallError
 from contextzip.integrations.messages import CONTEXT_BLOCK
 from contextzip.integrations.openai import CompressingOpenAI, wrap_openai
 
@@ -79,3 +80,161 @@ def test_wrapper_validation():
         CompressingOpenAI(object(), target_tokens=5)
     with pytest.raises(ValueError, match="exactly one"):
         wrap_openai(OpenAI(base_url="http://127.0.0.1:9/v1", api_key="k"))
+
+
+# -- every call path: compressed, or a clear error -------------------------------------------------------------
+
+def sent_context(server) -> str:
+    """The context block the server received, from chat messages, Responses input or a legacy prompt."""
+    body = server.last_body
+    if "messages" in body:
+        text = body["messages"][-1]["content"]
+    elif "prompt" in body:
+        text = body["prompt"]
+    else:
+        items = body["input"]
+        text = items if isinstance(items, str) else items[-1]["content"]
+        text = text if isinstance(text, str) else text[0]["text"]
+    return CONTEXT_BLOCK.search(text).group(2).strip()
+
+
+def chat_stream(endpoint, **kwargs):
+    with endpoint.stream(**kwargs) as stream:
+        return "".join(e.delta for e in stream if e.type == "content.delta")
+
+
+def streaming_response(method, **kwargs):
+    with method(**kwargs) as response:
+        return response.read()
+
+
+SYNC_PATHS = {
+    "chat.create": lambda c, m: c.chat.completions.create(model="echo-1", messages=m),
+    "chat.parse": lambda c, m: c.chat.completions.parse(model="echo-1", messages=m),
+    "chat.stream": lambda c, m: chat_stream(c.chat.completions, model="echo-1", messages=m),
+    "chat.create stream=True": lambda c, m: list(c.chat.completions.create(model="echo-1", messages=m, stream=True)),
+    "chat.with_raw_response.create": lambda c, m: c.chat.completions.with_raw_response.create(
+        model="echo-1", messages=m).parse(),
+    "chat.with_raw_response.parse": lambda c, m: c.chat.completions.with_raw_response.parse(
+        model="echo-1", messages=m).parse(),
+    "chat.with_streaming_response.create": lambda c, m: streaming_response(
+        c.chat.completions.with_streaming_response.create, model="echo-1", messages=m),
+    "beta.chat.parse": lambda c, m: c.beta.chat.completions.parse(model="echo-1", messages=m),
+    "responses.create str": lambda c, m: c.responses.create(model="echo-1", input=m[-1]["content"]),
+    "responses.create items": lambda c, m: c.responses.create(
+        model="echo-1", instructions="Be brief.",
+        input=[{"role": "user", "content": [{"type": "input_text", "text": m[-1]["content"]}]}]),
+    "responses.parse": lambda c, m: c.responses.parse(model="echo-1", input=m[-1]["content"]),
+    "responses.with_raw_response.create": lambda c, m: c.responses.with_raw_response.create(
+        model="echo-1", input=m[-1]["content"]).parse(),
+    "responses.with_streaming_response.create": lambda c, m: streaming_response(
+        c.responses.with_streaming_response.create, model="echo-1", input=m[-1]["content"]),
+    "responses.input_tokens.count": lambda c, m: c.responses.input_tokens.count(model="echo-1",
+                                                                                input=m[-1]["content"]),
+    "completions.create": lambda c, m: c.completions.create(model="echo-1", prompt=m[-1]["content"]),
+}
+
+
+@pytest.mark.parametrize("path", list(SYNC_PATHS))
+def test_every_sync_call_path_compresses(fake_openai, counter, path):
+    client = wrap_openai(OpenAI(base_url=fake_openai.base_url, api_key="k", max_retries=0), target_tokens=40,
+                         compressor="truncate")
+    SYNC_PATHS[path](client, messages())
+    assert 0 < counter.count(sent_context(fake_openai)) <= 40
+
+
+async def _async_stream(endpoint, **kwargs):
+    async with endpoint.stream(**kwargs) as stream:
+        return [e async for e in stream]
+
+
+async def _async_streaming_response(method, **kwargs):
+    async with method(**kwargs) as response:
+        return await response.read()
+
+
+ASYNC_PATHS = {
+    "chat.create": lambda c, m: c.chat.completions.create(model="echo-1", messages=m),
+    "chat.parse": lambda c, m: c.chat.completions.parse(model="echo-1", messages=m),
+    "chat.stream": lambda c, m: _async_stream(c.chat.completions, model="echo-1", messages=m),
+    "chat.with_raw_response.create": lambda c, m: c.chat.completions.with_raw_response.create(
+        model="echo-1", messages=m),
+    "chat.with_streaming_response.create": lambda c, m: _async_streaming_response(
+        c.chat.completions.with_streaming_response.create, model="echo-1", messages=m),
+    "responses.create": lambda c, m: c.responses.create(model="echo-1", input=m[-1]["content"]),
+    "responses.parse": lambda c, m: c.responses.parse(model="echo-1", input=m[-1]["content"]),
+    "responses.with_raw_response.create": lambda c, m: c.responses.with_raw_response.create(
+        model="echo-1", input=m[-1]["content"]),
+    "responses.with_streaming_response.create": lambda c, m: _async_streaming_response(
+        c.responses.with_streaming_response.create, model="echo-1", input=m[-1]["content"]),
+}
+
+
+@pytest.mark.parametrize("path", list(ASYNC_PATHS))
+async def test_every_async_call_path_compresses(fake_openai, counter, path):
+    client = wrap_openai(AsyncOpenAI(base_url=fake_openai.base_url, api_key="k", max_retries=0), target_tokens=40,
+                         compressor="truncate")
+    await ASYNC_PATHS[path](client, messages())
+    assert 0 < counter.count(sent_context(fake_openai)) <= 40
+
+
+@pytest.mark.parametrize("call", [lambda c: c.responses.compact(model="echo-1"),
+                                  lambda c: c.responses.connect(model="echo-1"),
+                                  lambda c: c.completions.create(model="echo-1", prompt=["a", "b"])])
+def test_uncovered_call_paths_raise_a_clear_error(call):
+    client = wrap_openai(OpenAI(base_url="http://127.0.0.1:9/v1", api_key="k", max_retries=0), target_tokens=40)
+    with pytest.raises(UncoveredCallError, match="client.unwrapped"):
+        call(client)
+    assert client.unwrapped.responses.compact  # the unwrapped client is the SDK's own
+
+
+def test_responses_items_keep_their_shape(fake_openai, counter):
+    client = wrap_openai(OpenAI(base_url=fake_openai.base_url, api_key="k", max_retries=0), target_tokens=40,
+                         compressor="truncate")
+    context = "<context>\n" + "\n\n".join(PARAGRAPHS) + "\n</context>"
+    items = [{"role": "user", "content": [{"type": "input_text", "text": QUESTION}]},
+             {"type": "function_call", "call_id": "c1", "name": "search", "arguments": "{}"},
+             {"type": "function_call_output", "call_id": "c1", "output": context}]
+    client.responses.create(model="echo-1", input=items, instructions="Answer briefly.")
+    sent = fake_openai.last_body
+    assert sent["instructions"] == "Answer briefly."
+    assert sent["input"][:2] == items[:2]
+    assert sent["input"][2]["call_id"] == "c1"
+    assert 0 < counter.count(CONTEXT_BLOCK.search(sent["input"][2]["output"]).group(2).strip()) <= 40
+
+
+def test_unmarked_context_warns_once_per_client(fake_openai, caplog):
+    client = wrap_openai(OpenAI(base_url=fake_openai.base_url, api_key="k", max_retries=0), target_tokens=40,
+                         compressor="truncate")
+    plain = [{"role": "user", "content": "\n\n".join(PARAGRAPHS) + "\n\n" + QUESTION}]
+    with caplog.at_level("WARNING", logger="contextzip"):
+        client.chat.completions.create(model="echo-1", messages=plain)
+        client.responses.create(model="echo-1", input=plain[0]["content"])
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "no marked context" in r.getMessage()]
+    assert len(warnings) == 1 and "unmarked='compress'" in warnings[0].getMessage()
+    assert fake_openai.last_body["input"] == plain[0]["content"]  # sent unchanged
+
+
+def test_unmarked_policies(fake_openai, counter, caplog):
+    plain = [{"role": "user", "content": "\n\n".join(PARAGRAPHS) + "\n\n" + QUESTION}]
+    quiet = wrap_openai(OpenAI(base_url=fake_openai.base_url, api_key="k", max_retries=0), target_tokens=40,
+                        compressor="truncate", unmarked="pass")
+    with caplog.at_level("WARNING", logger="contextzip"):
+        quiet.chat.completions.create(model="echo-1", messages=plain)
+    assert not caplog.records and fake_openai.last_body["messages"] == plain
+    whole = wrap_openai(OpenAI(base_url=fake_openai.base_url, api_key="k", max_retries=0), target_tokens=40,
+                        compressor="truncate", unmarked="compress")
+    whole.chat.completions.create(model="echo-1", messages=plain)
+    sent = fake_openai.last_body["messages"][0]["content"]
+    assert isinstance(sent, str) and sent.endswith("\n\n" + QUESTION)
+    assert counter.count(sent[: -len(QUESTION)].strip()) <= 40
+    tool = [{"role": "user", "content": QUESTION},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "t1", "type": "function", "function": {"name": "search", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "t1", "content": "\n\n".join(PARAGRAPHS)}]
+    whole.chat.completions.create(model="echo-1", messages=tool)
+    sent = fake_openai.last_body["messages"]
+    assert sent[:2] == tool[:2] and isinstance(sent[2]["content"], str)
+    assert 0 < counter.count(sent[2]["content"]) <= 40
+    with pytest.raises(ValueError, match="unmarked must be one of"):
+        wrap_openai(OpenAI(base_url="http://127.0.0.1:9/v1", api_key="k"), target_tokens=5, unmarked="silent")
