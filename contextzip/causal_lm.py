@@ -18,7 +18,7 @@ import numpy as np
 
 from contextzip.engine import ScoringEngine, pad_batch
 from contextzip.model_registry import MODELS, resolve_model_path
-from contextzip.models import LazyModel, cached_model
+from contextzip.models import LazyModel, cached_model, quiet_loading
 from contextzip.validation import check_positive_int
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,9 @@ def converted_path(model_name_or_path: str) -> str:
 
     folder, filename = os.path.split(path)
     logger.info("Converting %s to safetensors under %s (once)", filename, target)
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=filename)
+    with quiet_loading():
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=filename)
     # The weights are de-quantized in memory already; drop the GGUF marker so transformers will save them.
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config

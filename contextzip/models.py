@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -21,12 +23,45 @@ _CACHE: dict[tuple[Any, ...], Any] = {}
 _LOCK = threading.Lock()
 
 
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Inside the block, transformers and huggingface_hub show no progress bar ("Loading weights 0/103 ...") and
+    log nothing below ERROR, and Python warnings are ignored, unless contextzip's logger is at INFO or lower
+    (``logging.getLogger("contextzip").setLevel(logging.INFO)`` or ``contextzip -v``). Their previous settings
+    are restored when the block ends, so the caller's own code keeps its own settings."""
+    if logging.getLogger("contextzip").getEffectiveLevel() <= logging.INFO:
+        yield
+        return
+    try:
+        import transformers.utils.logging as hf_logging
+        from huggingface_hub.utils import are_progress_bars_disabled, enable_progress_bars
+    except ImportError:
+        yield
+        return
+    bars, hub_bars, verbosity = hf_logging.is_progress_bar_enabled(), not are_progress_bars_disabled(), \
+        hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+        elif hub_bars:
+            enable_progress_bars()
+
+
 def cached_model(key: tuple[Any, ...], load: Callable[[], T]) -> T:
     """The one model cache: ``load()`` runs once per ``key`` (path, kind, device, dtype) per process, and every
-    compressor, scorer and reader that asks for the same model shares the loaded object."""
+    compressor, scorer and reader that asks for the same model shares the loaded object. The load is quiet
+    (:func:`quiet_loading`) unless contextzip logs at INFO."""
     with _LOCK:
         if key not in _CACHE:
-            _CACHE[key] = load()
+            with quiet_loading():
+                _CACHE[key] = load()
         return _CACHE[key]  # type: ignore[no-any-return]
 
 
