@@ -15,7 +15,7 @@ from typing import Any
 from contextzip.api import resolve_compressor
 from contextzip.errors import ContextZipError, ModelNotAvailableError, missing_dependency
 from contextzip.integrations.messages import CompressedMessages, find_context, finish
-from contextzip.integrations.server.batching import CompressionJob, CompressionWorker
+from contextzip.integrations.server.batching import CLIENT_GONE, CompressionPool
 from contextzip.integrations.server.config import ProxyError, ServerConfig, parse_options
 
 try:
@@ -205,14 +205,14 @@ class Proxy:
         self.metrics = metrics
         self.upstream = Upstream(config)
         self.known_compressors = compressor_names()  # entry points are scanned once, not per request
-        self._worker: CompressionWorker | None = None
+        self._pool: CompressionPool | None = None
 
     async def start(self) -> None:
         """Open the upstream client, start the worker, warm the default compressor up (when configured)."""
         config = self.config
         self.upstream.open()
-        worker = self._worker = CompressionWorker(config.max_batch, self.metrics)
-        self.metrics.watch_queue(lambda: worker.queue_depth)
+        pool = self._pool = CompressionPool(config, self.metrics)
+        self.metrics.watch_queue(lambda: pool.queue_depth)
         if config.warm_up and config.has_budget:
             comp = await asyncio.to_thread(resolve_compressor, config.compressor, config.token_counter)
             if hasattr(comp, "warm_up"):
@@ -223,8 +223,8 @@ class Proxy:
 
     async def stop(self) -> None:
         await self.upstream.close()
-        if self._worker is not None:
-            self._worker.close()
+        if self._pool is not None:
+            self._pool.close()
 
     def authorize(self, request: Request) -> None:
         """Check the client's bearer token when the proxy has one (401 otherwise)."""
@@ -236,30 +236,47 @@ class Proxy:
             raise ProxyError(401, "missing or wrong bearer token for the contextzip proxy",
                              type="authentication_error", code="invalid_api_key")
 
-    async def compress(self, body: dict[str, Any], headers: Mapping[str, str]) -> CompressedMessages | None:
-        """Compress ``body["messages"]`` in place per the request's options; ``None`` when it has no budget."""
+    async def compress(self, body: dict[str, Any], headers: Mapping[str, str],
+                       disconnected: Any = None) -> CompressedMessages | None:
+        """Compress ``body["messages"]`` in place per the request's options; ``None`` when it has no budget.
+
+        ``disconnected``: an async ``() -> bool``; when it turns true the request is cancelled (499)."""
+        started = time.monotonic()
         options = parse_options(body, headers, self.config, self.known_compressors)
         if options["target_tokens"] is None and options["rate"] is None:
             return None
+        context = await asyncio.to_thread(self._find_context, body, options)
+        if not context.found:
+            from contextzip.tokens import get_token_counter
+
+            return finish(context, None, get_token_counter(self.config.token_counter))
+        compressed = await self._submit(context, options, disconnected, started)
+        body["messages"] = compressed.messages
+        return compressed
+
+    def _find_context(self, body: dict[str, Any], options: dict[str, Any]) -> Any:
+        """The request's context (off the event loop), refused with 413 past ``max_request_tokens``."""
+        from contextzip.tokens import get_token_counter
+
         try:
             context = find_context(body["messages"], format="openai", documents=options.get("documents"),
                                    query=options.get("query"))
         except (TypeError, ValueError) as exc:
             raise ProxyError(400, str(exc)) from None
-        if not context.found:
-            from contextzip.tokens import get_token_counter
+        limit = self.config.max_request_tokens
+        tokens = sum(get_token_counter(self.config.token_counter).count_many([d.text for d in context.documents]))
+        if tokens > limit:
+            raise ProxyError(413, f"the context holds {tokens} tokens; the limit is {limit}",
+                             code="request_too_large")
+        return context
 
-            return finish(context, None, get_token_counter(self.config.token_counter))
-        compressed = await self._submit(CompressionJob(context, options["compressor"], self.config.token_counter,
-                                                       options["target_tokens"], options["rate"]))
-        body["messages"] = compressed.messages
-        return compressed
-
-    async def _submit(self, job: CompressionJob) -> CompressedMessages:
-        if self._worker is None:
-            raise RuntimeError("the compression worker is started by the app's lifespan")
+    async def _submit(self, context: Any, options: dict[str, Any], disconnected: Any,
+                      started: float) -> CompressedMessages:
+        if self._pool is None:
+            raise RuntimeError("the compression pool is started by the app's lifespan")
         try:
-            return await self._worker.submit(job)
+            return await self._pool.compress(context, options["compressor"], options["target_tokens"],
+                                             options["rate"], disconnected, started)
         except ModelNotAvailableError as exc:
             raise ProxyError(503, str(exc), type="server_error", code="compressor_unavailable") from None
         except (TypeError, ValueError) as exc:
@@ -275,7 +292,9 @@ class Proxy:
         try:
             self.authorize(request)
             body = parse_chat_body(await read_body(request, self.config.max_request_bytes))
-            compressed = await self.compress(body, request.headers)
+            compressed = await self.compress(body, request.headers, request.is_disconnected)
+            if await request.is_disconnected():  # never bill an upstream call nobody will read
+                raise ProxyError(CLIENT_GONE, "the client closed the request", code="client_closed_request")
             headers = contextzip_headers(compressed, timing.elapsed_ms())
             timing.before_upstream_ms = timing.elapsed_ms()
             response = await self.upstream.chat(body, request, headers, timing)

@@ -1,100 +1,130 @@
-"""The proxy's compression worker: one thread; queued requests with the same settings share one batched pass."""
+"""The proxy's compression: one :class:`~contextzip.scheduler.RequestScheduler` per compressor, and load shedding.
+
+Requests for the same compressor share one batched pass whatever their budgets (the scheduler hands per-item
+budgets to ``compress_batch``). Each request has a deadline (``compression_timeout``) that covers its time in the
+queue and in compression: a full queue answers 429, a missed deadline 503, both with ``Retry-After``; a client that
+disconnects while it waits has its request cancelled (it is skipped when its pass comes) and answered 499, so
+nothing is forwarded for it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
-import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from contextzip.api import resolve_compressor
 from contextzip.integrations.messages import CompressedMessages, MessageContext, finish
+from contextzip.integrations.server.config import ProxyError, ServerConfig
+from contextzip.scheduler import DeadlineExceededError, QueueFullError, RequestScheduler
 
 if TYPE_CHECKING:
     from contextzip.integrations.server.metrics import Metrics
 
-
-@dataclass
-class CompressionJob:
-    """One request's context to compress, with its settings; ``future`` gets the result."""
-
-    context: MessageContext
-    compressor: Any
-    token_counter: str | None
-    target_tokens: int | None
-    rate: float | None
-    future: concurrent.futures.Future[CompressedMessages] = field(default_factory=concurrent.futures.Future)
-
-    @property
-    def key(self) -> tuple[Any, ...]:
-        """Jobs with the same key are compressed together."""
-        name = self.compressor if isinstance(self.compressor, str) else id(self.compressor)
-        return (name, self.token_counter, self.target_tokens, self.rate)
+#: The status answered for a client that went away (nginx's "client closed request"); nobody reads it.
+CLIENT_GONE = 499
 
 
-class CompressionWorker:
-    """One thread that compresses queued requests; requests with the same settings share one batched pass."""
+class CompressionPool:
+    """The proxy's schedulers, one per (compressor, token counter), made on first use and closed together.
 
-    def __init__(self, max_batch: int = 16, metrics: Metrics | None = None) -> None:
-        self.max_batch = max_batch
+    Args:
+        config: ``max_batch``, ``max_wait_ms``, ``max_queue``, ``compression_timeout`` and the token counter.
+        metrics: receives each pass's size, waits and time, and reads the queue depth.
+    """
+
+    def __init__(self, config: ServerConfig, metrics: Metrics | None = None) -> None:
+        self.config = config
         self.metrics = metrics
-        self._queue: queue.Queue[CompressionJob | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._loop, name="contextzip-compression", daemon=True)
-        self._thread.start()
+        self._schedulers: dict[Any, RequestScheduler] = {}
+        self._lock = threading.Lock()
 
     @property
     def queue_depth(self) -> int:
-        """Requests waiting for the worker (approximate, as ``queue.Queue.qsize``)."""
-        return self._queue.qsize()
+        """Requests waiting, over every scheduler."""
+        return sum(s.queue_depth for s in list(self._schedulers.values()))
 
-    async def submit(self, job: CompressionJob) -> CompressedMessages:
-        self._queue.put(job)
-        return await asyncio.wrap_future(job.future)
+    def scheduler(self, compressor: Any) -> RequestScheduler:
+        """The scheduler of ``compressor`` (a registry name or an instance)."""
+        key = compressor if isinstance(compressor, str) else id(compressor)
+        with self._lock:
+            if key not in self._schedulers:
+                config = self.config
+                comp = resolve_compressor(compressor, config.token_counter)
+                metrics = self.metrics
+                on_batch = ((lambda n, waits, ms: metrics.record_batch(n, ms, waits)) if metrics is not None
+                            else None)
+                self._schedulers[key] = RequestScheduler(comp, max_wait_ms=config.max_wait_ms,
+                                                         max_batch_size=config.max_batch, max_queue=config.max_queue,
+                                                         on_batch=on_batch)
+            return self._schedulers[key]
+
+    async def compress(self, context: MessageContext, compressor: Any, target_tokens: int | None,
+                       rate: float | None, disconnected: Callable[[], Awaitable[bool]] | None = None,
+                       started: float | None = None) -> CompressedMessages:
+        """``context`` compressed, within ``compression_timeout`` of ``started`` (``time.monotonic()``, default now).
+
+        Raises :class:`ProxyError` 429 (queue full), 503 (deadline) or 499 (``disconnected()`` became true);
+        a compressor's own error propagates.
+        """
+        timeout = self.config.compression_timeout
+        deadline = (started if started is not None else time.monotonic()) + timeout
+        sched = await asyncio.to_thread(self.scheduler, compressor)
+        try:
+            future = sched.submit(context.query, context.documents, target_tokens=target_tokens, rate=rate,
+                                  deadline=deadline)
+        except QueueFullError as exc:
+            self._shed("queue_full")
+            raise ProxyError(429, str(exc), type="rate_limit_error", code="queue_full",
+                             retry_after=exc.retry_after) from None
+        try:
+            result = await self._wait(future, deadline, disconnected)
+        except DeadlineExceededError:
+            result = None
+        if result is None:
+            self._shed("deadline")
+            raise ProxyError(503, f"compression did not finish within {timeout:g} s (queue and compression)",
+                             type="server_error", code="compression_timeout",
+                             retry_after=sched.retry_after()) from None
+        return await asyncio.to_thread(finish, context, result, sched.compressor.token_counter)
+
+    async def _wait(self, future: concurrent.futures.Future[Any], deadline: float,
+                    disconnected: Callable[[], Awaitable[bool]] | None) -> Any:
+        """The future's result; ``None`` past the deadline; 499 when the client left (the request is cancelled)."""
+        waiting = asyncio.wrap_future(future)
+        watcher = asyncio.ensure_future(_until_true(disconnected)) if disconnected is not None else None
+        try:
+            pending = {waiting} | ({watcher} if watcher is not None else set())
+            done, _ = await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()),
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if waiting in done:
+                return waiting.result()
+            waiting.cancel()  # cancels the request too, unless its pass has begun (its result is then dropped)
+            if watcher is not None and watcher in done:
+                self._shed("client_gone")
+                raise ProxyError(CLIENT_GONE, "the client closed the request", code="client_closed_request")
+            return None
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    def _shed(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.record_shed(reason)
+
+    def stats(self) -> dict[str, Any]:
+        """Each scheduler's :meth:`~contextzip.scheduler.SchedulerStats.snapshot`, by compressor name."""
+        return {s.compressor.name: s.stats.snapshot() for s in list(self._schedulers.values())}
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=30)
+        for sched in list(self._schedulers.values()):
+            sched.close()
 
-    def _loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            jobs = [first]
-            while len(jobs) < self.max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._queue.put(None)
-                    break
-                jobs.append(nxt)
-            groups: dict[tuple[Any, ...], list[CompressionJob]] = collections.defaultdict(list)
-            for job in jobs:
-                groups[job.key].append(job)
-            for group in groups.values():
-                start = time.perf_counter()
-                self._run(group)
-                if self.metrics is not None:
-                    self.metrics.record_batch(len(group), (time.perf_counter() - start) * 1000)
 
-    @classmethod
-    def _run(cls, group: list[CompressionJob]) -> None:
-        head = group[0]
-        try:
-            comp = resolve_compressor(head.compressor, head.token_counter)
-            pairs = [(j.context.query, j.context.documents) for j in group]
-            results = comp.compress_batch(pairs, target_tokens=head.target_tokens, rate=head.rate)
-            for job, result in zip(group, results, strict=True):
-                job.future.set_result(finish(job.context, result, comp.token_counter))
-        except Exception as exc:  # one bad request must not fail the others: retry them one by one
-            if len(group) == 1:
-                head.future.set_exception(exc)
-                return
-            for job in group:
-                cls._run([job])
+async def _until_true(check: Callable[[], Awaitable[bool]] | None, interval: float = 0.05) -> None:
+    """Return once ``check()`` is true (polled every ``interval`` seconds)."""
+    while check is not None and not await check():
+        await asyncio.sleep(interval)

@@ -34,8 +34,12 @@ class ServerConfig:
         upstream_api_key: sent upstream as a bearer token (default: ``$CONTEXTZIP_UPSTREAM_API_KEY``).
         auth_token: the bearer token clients must send (default: ``$CONTEXTZIP_PROXY_TOKEN``; unset = no auth).
         max_request_bytes: larger request bodies get 413.
+        max_request_tokens: requests whose context holds more tokens get 413, before any compression.
         upstream_timeout: seconds to wait for upstream (connect: ``connect_timeout``).
         max_batch: requests compressed together in one pass at most.
+        max_wait_ms: how long a request waits for others to share its pass (the scheduler's window).
+        max_queue: requests waiting for compression at most, per compressor; beyond, 429 with ``Retry-After``.
+        compression_timeout: seconds a request may spend queued and compressed; beyond, 503 with ``Retry-After``.
         warm_up: load the default compressor's model at start-up rather than on the first request.
     """
 
@@ -47,9 +51,13 @@ class ServerConfig:
     upstream_api_key: str | None = field(default=None, repr=False)
     auth_token: str | None = field(default=None, repr=False)
     max_request_bytes: int = 4 * 1024 * 1024
+    max_request_tokens: int = 500_000
     upstream_timeout: float = 120.0
     connect_timeout: float = 10.0
     max_batch: int = 16
+    max_wait_ms: float = 5.0
+    max_queue: int = 256
+    compression_timeout: float = 30.0
     warm_up: bool = True
 
     def __post_init__(self) -> None:
@@ -58,10 +66,12 @@ class ServerConfig:
         self.upstream = self.upstream.rstrip("/")
         if self.has_budget:
             resolve_budget(1, self.target_tokens, self.rate)
-        for name in ("max_request_bytes", "max_batch"):
+        for name in ("max_request_bytes", "max_request_tokens", "max_batch", "max_queue"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, but got {getattr(self, name)}")
-        for name in ("upstream_timeout", "connect_timeout"):
+        if not self.max_wait_ms >= 0:
+            raise ValueError(f"max_wait_ms must be >= 0, but got {self.max_wait_ms}")
+        for name in ("upstream_timeout", "connect_timeout", "compression_timeout"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, but got {getattr(self, name)}")
         from contextzip.registry import compressor_names
@@ -87,17 +97,23 @@ class ServerConfig:
 class ProxyError(Exception):
     """An error answered as ``{"error": {"message", "type", "code"}}`` with an HTTP status."""
 
-    def __init__(self, status: int, message: str, type: str = "invalid_request_error", code: str | None = None):
+    def __init__(self, status: int, message: str, type: str = "invalid_request_error", code: str | None = None,
+                 retry_after: float | None = None):
         super().__init__(message)
         self.status, self.message, self.type, self.code = status, message, type, code
+        self.retry_after = retry_after
 
     def body(self) -> dict[str, Any]:
         """The JSON body of the error response, in OpenAI's shape."""
         return {"error": {"message": self.message, "type": self.type, "code": self.code}}
 
     def headers(self) -> dict[str, str] | None:
-        """Extra response headers: a 401 says which scheme to use."""
-        return {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+        """Extra response headers: a 401 says which scheme to use; a 429 / 503 when to try again."""
+        if self.status == 401:
+            return {"WWW-Authenticate": "Bearer"}
+        if self.retry_after is not None:
+            return {"Retry-After": str(max(1, round(self.retry_after)))}
+        return None
 
 
 def parse_options(body: dict[str, Any], headers: Mapping[str, str], config: ServerConfig,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -64,6 +64,10 @@ class Metrics:
                                     namespace=ns, registry=reg, buckets=BATCH_SIZE_BUCKETS)
         self.queue_depth = Gauge("compression_queue_depth", "Requests waiting for the compression worker",
                                  namespace=ns, registry=reg)
+        self.wait_seconds = Histogram("compression_wait_seconds", "Time a request waited in the scheduler's "
+                                      "queue before its pass", namespace=ns, registry=reg, buckets=LATENCY_BUCKETS)
+        self.shed = Counter("requests_shed", "Requests refused or dropped under load, by reason (queue_full, "
+                            "deadline, client_gone)", ["reason"], namespace=ns, registry=reg)
         Gauge("start_time_seconds", "When the proxy started (Unix time)", namespace=ns,
               registry=reg).set(self.started)
         self._lock = threading.Lock()
@@ -71,18 +75,26 @@ class Metrics:
         self._total_ms: collections.deque[float] = collections.deque(maxlen=window)
         self._compress_ms: collections.deque[float] = collections.deque(maxlen=window)  # per request, in a batch
         self._batch_sizes: collections.deque[int] = collections.deque(maxlen=window)
+        self._wait_ms: collections.deque[float] = collections.deque(maxlen=window)
 
     def watch_queue(self, depth: Callable[[], float]) -> None:
         """Read the queue depth gauge from ``depth()`` at each scrape."""
         self.queue_depth.set_function(depth)
 
-    def record_batch(self, size: int, elapsed_ms: float) -> None:
-        """One compression pass over ``size`` requests that took ``elapsed_ms``."""
+    def record_batch(self, size: int, elapsed_ms: float, waits_ms: Sequence[float] = ()) -> None:
+        """One compression pass over ``size`` requests that took ``elapsed_ms``, after each waited ``waits_ms``."""
         self.batch_size.observe(size)
         self.compression_seconds.observe(elapsed_ms / size / 1000)
+        for wait in waits_ms:
+            self.wait_seconds.observe(wait / 1000)
         with self._lock:
             self._batch_sizes.append(size)
             self._compress_ms.append(elapsed_ms / size)
+            self._wait_ms.extend(waits_ms)
+
+    def record_shed(self, reason: str) -> None:
+        """One request refused or dropped under load (``queue_full``, ``deadline``, ``client_gone``)."""
+        self.shed.labels(reason).inc()
 
     def record(self, status: int, total_ms: float, overhead_ms: float | None = None,
                compressed: CompressedMessages | None = None) -> None:
@@ -115,7 +127,7 @@ class Metrics:
         """The JSON of ``/metrics``: counters, and latency percentiles (ms) over the recent window."""
         with self._lock:
             over, total = list(self._overhead_ms), list(self._total_ms)
-            compress, sizes = list(self._compress_ms), list(self._batch_sizes)
+            compress, sizes, waits = list(self._compress_ms), list(self._batch_sizes), list(self._wait_ms)
         by_class = self._responses_by_class()
         tokens = {key: int(self.registry.get_sample_value(f"contextzip_{key}_total") or 0) for key in self.tokens}
         return {
@@ -132,7 +144,10 @@ class Metrics:
                 "total_p50": percentile(total, 0.5), "total_p95": percentile(total, 0.95),
                 "compression_per_request_p50": percentile(compress, 0.5),
                 "compression_per_request_p95": percentile(compress, 0.95),
+                "queue_wait_p50": percentile(waits, 0.5), "queue_wait_p95": percentile(waits, 0.95),
             },
+            "requests_shed": {sample.labels["reason"]: int(sample.value) for family in self.shed.collect()
+                              for sample in family.samples if sample.name.endswith("_total")},
             "compression_batches": len(sizes),
             "mean_batch_size": sum(sizes) / len(sizes) if sizes else None,
         }
