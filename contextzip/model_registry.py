@@ -68,10 +68,14 @@ def register_model(spec: ModelSpec) -> None:
     MODELS[spec.name] = spec
 
 
-def _locate_token_clf() -> str | None:
+def _package_data(name: str, marker: str) -> str | None:
     folder = _package_dir("contextzip")
-    path = os.path.join(folder, "data", "token_classifier") if folder else None
-    return path if path and os.path.exists(os.path.join(path, "contextzip_student.json")) else None
+    path = os.path.join(folder, "data", name) if folder else None
+    return path if path and os.path.exists(os.path.join(path, marker)) else None
+
+
+def _locate_token_clf() -> str | None:
+    return _package_data("token_classifier", "contextzip_student.json")
 
 
 # name, kind, description, locate, how to get it (all Apache-2.0)
@@ -85,6 +89,11 @@ _BUILT_IN = (
      "contextzip's distilled keep/drop word classifier on all-MiniLM-L6-v2 word pieces (training/DATA_CARD.md)",
      _locate_token_clf, "reinstall contextzip (it ships in contextzip/data/token_classifier), "
      "or rebuild it: python training/label_teacher.py && python training/train_student.py"),
+    ("contextzip-relevance", "cross-encoder",
+     "contextzip's cross-encoder sentence relevance: top 2 layers + keep and passage heads over all-MiniLM-L6-v2, "
+     "trained on SQuAD v1.1 (training/RELEVANCE_DATA_CARD.md)",
+     lambda: _package_data("relevance", "contextzip_relevance.json"),
+     "reinstall contextzip (it ships in contextzip/data/relevance), or rebuild it: python training/train_relevance.py"),
 )
 for _name, _kind, _description, _locate, _how in _BUILT_IN:
     register_model(ModelSpec(_name, _kind, _description, _locate, _how, license="Apache-2.0"))

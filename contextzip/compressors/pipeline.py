@@ -18,6 +18,9 @@ import numpy as np
 
 from contextzip.budget import top_within
 from contextzip.compressors.base import BaseCompressor, CompressedOutput
+from contextzip.compressors.cross_encoder import DEFAULT_MODEL as DEFAULT_RELEVANCE_MODEL
+from contextzip.compressors.cross_encoder import explain_relevance_cut
+from contextzip.compressors.cross_encoder import sentence_scorer as make_scorer
 from contextzip.compressors.extractive import segment_sentences
 from contextzip.compressors.token_classification import DEFAULT_MODEL, restrict_units, select_words
 from contextzip.compressors.token_classification_query import QueryAwareTokenClassificationCompressor
@@ -46,7 +49,11 @@ class CoarseToFineCompressor(BaseCompressor):
             :class:`~contextzip.compressors.token_classification_query.QueryAwareTokenClassificationCompressor`).
         device, dtype, batch_size: the shared engine's settings for both models.
         sentence_scorer: the :class:`~contextzip.scorers.SentenceScorer` of the coarse step and of the fine
-            step's sentence relevance (by default the query-guided scorer on the packaged MiniLM).
+            step's sentence relevance (by default the query-guided scorer on the packaged MiniLM), or a model
+            name or path ("contextzip-relevance", a Hugging Face cross-encoder or reranker).
+        min_relevance: the coarse step drops sentences whose keep probability is under it even within the
+            budget (see :class:`~contextzip.compressors.query_guided.QueryGuidedCompressor`); uses
+            "contextzip-relevance" when no ``sentence_scorer`` is given.
         fine: a query-aware token-classification compressor for the fine step (its word units and scores).
         token_counter, separator: see :class:`~contextzip.compressors.base.BaseCompressor`.
     """
@@ -67,7 +74,8 @@ class CoarseToFineCompressor(BaseCompressor):
         device: str | None = None,
         dtype: str | None = "auto",
         batch_size: int | None = None,
-        sentence_scorer: SentenceScorer | None = None,
+        sentence_scorer: SentenceScorer | str | None = None,
+        min_relevance: float | None = None,
         fine: QueryAwareTokenClassificationCompressor | None = None,
         **kwargs: Any,
     ) -> None:
@@ -76,6 +84,15 @@ class CoarseToFineCompressor(BaseCompressor):
                 or not 0.0 <= coarse_share <= 1.0:
             raise ValueError(f"coarse_share must be a number in [0, 1], but got {coarse_share!r}")
         self.coarse_share = float(coarse_share)
+        self.min_relevance = min_relevance
+        if min_relevance is not None:
+            self.compresses_within_budget = True  # the cut applies to input within its budget as well
+            sentence_scorer = sentence_scorer or DEFAULT_RELEVANCE_MODEL
+        if sentence_scorer is not None:
+            from contextzip.engine import ScoringEngine
+
+            sentence_scorer = make_scorer(sentence_scorer, ScoringEngine(device=device, dtype=dtype,
+                                                                         batch_size=batch_size), min_relevance)
         if sentence_scorer is None:
             from contextzip.compressors.query_guided import QueryGuidedScorer
             from contextzip.engine import ScoringEngine
@@ -118,7 +135,8 @@ class CoarseToFineCompressor(BaseCompressor):
             doc_scores = [float(x) for x in sent.doc_scores] if sent.doc_scores is not None else None
             out = select_words(r, u, sc, f"coarse-to-fine: query-guided sentences to ~{coarse_tokens} tokens, "
                                          "then query-aware token pruning", doc_scores)
-            outputs.append(replace(out, extra={**(out.extra or {}), "coarse_tokens": coarse_tokens}))
+            out = replace(out, extra={**(out.extra or {}), "coarse_tokens": coarse_tokens})
+            outputs.append(explain_relevance_cut(out, r.budget, self.min_relevance))
         return outputs
 
     def coarse_selection(self, request: CompressionRequest, sentences: Sentences,
@@ -128,7 +146,7 @@ class CoarseToFineCompressor(BaseCompressor):
         costs = request.counter.count_many([" " + t for t in sentences.texts])
         extra = self.coarse_share * max(0, request.original_tokens - request.budget)
         limit = min(request.original_tokens, request.budget + math.ceil(extra))
-        if limit >= request.original_tokens:
+        if limit >= request.original_tokens and scored.min_score is None:
             keep = list(range(len(sentences.units)))
         else:
             keep = top_within(costs, np.asarray(scored.unit_scores), limit, min_score=scored.min_score)

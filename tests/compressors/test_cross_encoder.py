@@ -1,0 +1,96 @@
+"""CrossEncoderScorer: Hugging Face cross-encoders / rerankers (tiny random ones built here) and contextzip's
+relevance model plug into query-guided and coarse-to-fine; min_relevance shrinks the output; in-sample flag."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from contextzip.compressors.cross_encoder import CrossEncoderScorer, build_relevance_model, save_relevance_model
+from contextzip.compressors.pipeline import CoarseToFineCompressor
+from contextzip.compressors.query_guided import QueryGuidedCompressor
+from contextzip.model_registry import resolve_model_path
+from contextzip.types import Document
+
+DOCS = [
+    Document("Paris is the capital of France. It has many museums. The Seine flows through it.", "0",
+             {"title": "Paris"}),
+    Document("Bananas are yellow. They grow in warm places. Monkeys like them a lot.", "1", {"title": "Banana"}),
+]
+QUERY = "What is the capital of France?"
+
+
+def _tiny(tmp_path, kind: str, num_labels: int) -> str:
+    import transformers
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(resolve_model_path("minilm"))
+    small = dict(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                 intermediate_size=64, num_labels=num_labels, pad_token_id=0)
+    if kind == "bert":
+        model = transformers.BertForSequenceClassification(transformers.BertConfig(**small))
+    else:  # the class of BAAI/bge-reranker-*: one token type, positions offset by the padding index
+        model = transformers.XLMRobertaForSequenceClassification(
+            transformers.XLMRobertaConfig(**small, type_vocab_size=1, max_position_embeddings=520))
+    folder = tmp_path / f"{kind}-{num_labels}"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.mark.parametrize(("kind", "num_labels"), [("bert", 1), ("xlm-roberta", 1), ("bert", 2)])
+def test_hub_cross_encoder_classes_plug_in(tmp_path, kind: str, num_labels: int) -> None:
+    path = _tiny(tmp_path, kind, num_labels)
+    scorer = CrossEncoderScorer(path)
+    for comp in (QueryGuidedCompressor(scorer=scorer), CoarseToFineCompressor(sentence_scorer=path)):
+        result = comp.compress(DOCS, QUERY, target_tokens=12)
+        assert 0 < result.compressed_tokens <= 12
+    (p, d), = scorer.probabilities([_sentences()])
+    assert ((p >= 0) & (p <= 1)).all() and d.shape == (2,) and d.max() == pytest.approx(p.max())
+    assert scorer.trained_on == ()
+
+
+def _sentences():  # type: ignore[no-untyped-def]
+    from contextzip.compressors.extractive import segment_sentences
+    from contextzip.types import CompressionRequest
+    from contextzip.tokens import get_token_counter
+
+    counter = get_token_counter(None)
+    return segment_sentences(CompressionRequest(tuple(DOCS), QUERY, 10, 40, (20, 20), counter, "\n\n"))
+
+
+class _Fixed(CrossEncoderScorer):
+    """Keep probabilities by hand: the first sentence of each document is relevant."""
+
+    def warm_up(self) -> None:
+        return None
+
+    def probabilities(self, batches):  # type: ignore[no-untyped-def]
+        return [(np.where(b.first_in_doc(), 0.9, 0.1) * np.where(b.doc_of() == 0, 1.0, 0.5),
+                 np.asarray([0.9, 0.2])) for b in batches]
+
+
+def test_min_relevance_drops_irrelevant_within_budget() -> None:
+    comp = QueryGuidedCompressor(scorer=_Fixed("unused", min_relevance=0.5), min_relevance=0.5)
+    result = comp.compress(DOCS, QUERY, rate=1.0)  # no budget pressure
+    assert result.text.strip() == "Paris is the capital of France."
+    assert result.threshold == 0.5
+    assert "min_relevance" in (result.under_budget_reason or "")
+    full = QueryGuidedCompressor(scorer=_Fixed("unused")).compress(DOCS, QUERY, rate=1.0)
+    assert full.compressed_tokens > result.compressed_tokens
+    with pytest.raises(ValueError, match="min_relevance"):
+        CrossEncoderScorer("unused", min_relevance=2.0)
+
+
+def test_relevance_model_windows_and_in_sample(tmp_path, data_dir) -> None:
+    from contextzip.eval.runner import run_eval
+
+    config = {"base_model": "minilm", "trainable_layers": 1, "max_length": 64, "eval_sets_trained_on": ["squad"]}
+    save_relevance_model(build_relevance_model(resolve_model_path("minilm"), config), config, str(tmp_path))
+    scorer = CrossEncoderScorer(str(tmp_path))
+    (p, d), = scorer.probabilities([_sentences()])
+    assert p.shape == (6,) and d.shape == (2,) and ((p > 0) & (p < 1)).all()
+    comp = QueryGuidedCompressor(scorer=scorer)
+    squad, _ = run_eval("squad", comp, rate=0.25, limit=2, data_dir=str(data_dir))
+    nq, _ = run_eval("nq", comp, rate=0.25, limit=2, data_dir=str(data_dir), split="report")
+    assert squad["in_sample"] is True and nq["in_sample"] is False and nq["split"] == "report"
+    assert squad["budget_violations"] == 0
