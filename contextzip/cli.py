@@ -6,12 +6,19 @@ Quickstart:
   contextzip compress docs.jsonl --query "..." --rate 0.25 --json
   contextzip eval --dataset hotpotqa --compressor query-guided --rate 0.25
   contextzip models
+
+\b
+Every option also reads an environment variable, CONTEXTZIP_<COMMAND>_<OPTION> (for example
+CONTEXTZIP_COMPRESS_BUDGET=300), shown in each command's -h. Errors are one line: exit code 2 for a usage
+error (a bad option or file), 1 for a failure while running.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import pathlib
 import sys
 from typing import Any
 
@@ -20,6 +27,50 @@ import click
 from contextzip import __version__
 
 _ENV_PREFIX = "CONTEXTZIP"
+DATA_DIR_ENV = "CONTEXTZIP_DATA_DIR"
+
+
+class _Cli(click.Group):
+    """The group that prints every error as one line (exit code 2 for usage errors, 1 for runtime errors)."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            hint = ""
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                hint = f" (see '{exc.ctx.command_path} -h')"
+            click.echo(f"Error: {' '.join(_cli_terms(exc.format_message()).split())}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _cli_terms(message: str) -> str:
+    """A library message in the command line's terms (``target_tokens`` -> ``--budget``)."""
+    for name, option in (("target_tokens", "--budget"), ("token_counter", "--token-counter")):
+        message = message.replace(name, option)
+    return message
+
+
+def default_data_dir() -> str:
+    """$CONTEXTZIP_DATA_DIR, else ``shared/data`` beside the repository holding this package (never a path
+    relative to the current directory)."""
+    return os.environ.get(DATA_DIR_ENV) or str(pathlib.Path(__file__).resolve().parents[2] / "shared" / "data")
+
+
+def _compressor_name(name: str) -> str:
+    from contextzip.registry import compressor_names
+
+    names = compressor_names()
+    if name not in names:
+        raise click.UsageError(f"--compressor must be one of {names}, but got {name!r}")
+    return name
 
 
 def _read_documents(source: str, stream: Any) -> list[Any]:
@@ -33,6 +84,22 @@ def _read_documents(source: str, stream: Any) -> list[Any]:
             raise click.ClickException(f"{source}: input is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     if "\x00" in data:
         raise click.ClickException(f"{source}: input looks binary (it contains NUL bytes); give text or JSONL")
+    if source.endswith(".json"):
+        try:
+            records = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"{source}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(records, list):
+            raise click.ClickException(f"{source}: a .json file must hold a list of documents (strings or "
+                                       f"{{\"text\", \"id\", \"metadata\"}} objects)")
+        docs = []
+        for n, rec in enumerate(records):
+            rec = {"text": rec} if isinstance(rec, str) else rec
+            if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
+                raise click.ClickException(f"{source}: document {n} needs a string field 'text'")
+            doc_id = rec.get("id")
+            docs.append(Document(rec["text"], str(doc_id) if doc_id is not None else str(n), rec.get("metadata") or {}))
+        return docs
     if source.endswith(".jsonl"):
         docs = []
         for n, line in enumerate(data.splitlines(), 1):
@@ -54,10 +121,14 @@ def _read_documents(source: str, stream: Any) -> list[Any]:
 def _budget(budget: int | None, rate: float | None) -> dict[str, Any]:
     if (budget is None) == (rate is None):
         raise click.UsageError("give exactly one of --budget N or --rate R")
+    if budget is not None and budget <= 0:
+        raise click.UsageError(f"--budget must be > 0, but got {budget}")
+    if rate is not None and not 0 < rate <= 1:
+        raise click.UsageError(f"--rate must be in (0, 1], but got {rate}")
     return {"target_tokens": budget} if budget is not None else {"rate": rate}
 
 
-@click.group(help=__doc__, context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": _ENV_PREFIX})
+@click.group(cls=_Cli, help=__doc__, context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": _ENV_PREFIX})
 @click.version_option(__version__, "--version", prog_name="contextzip")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def cli(verbose: int) -> None:
@@ -66,7 +137,7 @@ def cli(verbose: int) -> None:
 
 
 @cli.command()
-@click.argument("file", default="-", type=click.Path(allow_dash=True, dir_okay=False))
+@click.argument("file", default="-", type=click.Path(exists=True, allow_dash=True, dir_okay=False))
 @click.option("-q", "--query", help="The question the context should answer.")
 @click.option("-b", "--budget", type=int, help="Token budget for the output.")
 @click.option("-r", "--rate", type=float, help="Budget as a fraction of the input's tokens, in (0, 1].")
@@ -75,16 +146,21 @@ def cli(verbose: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the full CompressionResult as JSON.")
 def compress(file: str, query: str | None, budget: int | None, rate: float | None, compressor: str,
              token_counter: str, as_json: bool) -> None:
-    """Compress FILE (plain text, or .jsonl with one {"text", "id", "metadata"} per line; - for stdin)."""
+    """Compress FILE: .jsonl (one {"text", "id", "metadata"} per line), .json (a list of such documents or of
+    strings), anything else as one text document; - (the default) reads stdin as text."""
     from contextzip.api import compress as do_compress
     from contextzip.errors import ContextZipError
 
     kwargs = _budget(budget, rate)
+    _compressor_name(compressor)
     if file == "-":
         docs = _read_documents("<stdin>", sys.stdin.buffer)
     else:
-        with open(file, "rb") as f:
-            docs = _read_documents(file, f)
+        try:
+            with open(file, "rb") as f:
+                docs = _read_documents(file, f)
+        except OSError as exc:
+            raise click.ClickException(f"cannot read {file}: {exc.strerror}") from exc
     try:
         result = do_compress(docs, query=query, compressor=compressor, token_counter=token_counter, **kwargs)
     except (ValueError, TypeError, ContextZipError) as exc:
@@ -102,7 +178,8 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
 
 @cli.command(name="eval")
 @click.option("--dataset", required=True, type=click.Choice(["hotpotqa", "nq", "squad", "qmsum"]))
-@click.option("--data-dir", default=None, help="Folder holding the data sets [default: ../shared/data].")
+@click.option("--data-dir", default=default_data_dir, envvar=DATA_DIR_ENV, show_default="$CONTEXTZIP_DATA_DIR, "
+              "else shared/data beside the repository", help="Folder holding the data sets.")
 @click.option("-c", "--compressor", default="query-guided", show_default=True)
 @click.option("-b", "--budget", type=int, help="Token budget per question.")
 @click.option("-r", "--rate", type=float, help="Budget as a fraction of each context's tokens.")
@@ -116,10 +193,11 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
                    "full-context references on the same questions.")
 @click.option("--reader-limit", type=int, default=None, help="Ask the reader only the first K questions [default: all].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the default prints it indented).")
-@click.option("--progress/--no-progress", default=False, help="Show a progress bar on stderr.")
+@click.option("--progress/--no-progress", default=None,
+              help="A progress bar on stderr [default: when stderr is a terminal].")
 def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: int | None, rate: float | None,
                  limit: int | None, split: str, reader: str, reader_limit: int | None, as_json: bool,
-                 progress: bool) -> None:
+                 progress: bool | None) -> None:
     """Measure a compressor on real QA data: answer retention, size, budget violations, latency, and with
     --reader how well an LLM still answers."""
     from contextzip.errors import ContextZipError
@@ -127,6 +205,9 @@ def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: in
     from contextzip.eval.runner import run_eval
 
     kwargs = _budget(budget, rate)
+    _compressor_name(compressor)
+    if progress is None:
+        progress = sys.stderr.isatty()
     if limit is not None and limit <= 0:
         raise click.BadParameter(f"must be > 0, but got {limit}", param_hint="--limit")
     if reader_limit is not None and reader_limit <= 0:
@@ -147,8 +228,9 @@ def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: in
 @click.option("--dataset", default="cranfield", show_default=True, type=click.Choice(["cranfield", "hotpotqa"]),
               help="cranfield: a BEIR-layout collection (nDCG@10, recall@100, size, latency); hotpotqa: all "
                    "paragraphs of the questions pooled in one index, retrieve -> compress answer retention.")
-@click.option("--data-dir", default=None, help="A BEIR-layout folder, or the folder holding the data sets "
-                                               "[default: ../shared/data].")
+@click.option("--data-dir", default=default_data_dir, envvar=DATA_DIR_ENV, show_default="$CONTEXTZIP_DATA_DIR, "
+              "else shared/data beside the repository", help="A BEIR-layout folder, or the folder holding the data "
+                                                             "sets.")
 @click.option("--retriever", "retriever_name", default="bm25", show_default=True,
               type=click.Choice(["bm25", "dense", "hybrid", "qdrant"]))
 @click.option("--index", "index_type", default="flat", show_default=True,
@@ -177,19 +259,61 @@ def eval_retrieval(dataset: str, data_dir: str | None, retriever_name: str, inde
     click.echo(json.dumps(summary) if as_json else json.dumps(summary, indent=2))
 
 
-@cli.command()
-def models() -> None:
-    """List registered models (and whether each is available offline) and compressors."""
-    from contextzip.model_registry import MODELS, model_available
-    from contextzip.registry import compressor_names
+def _size_bytes(path: str | None) -> int | None:
+    if path is None or not os.path.exists(path):
+        return None
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
 
-    click.echo("Models:")
+
+def _model_rows() -> list[dict[str, Any]]:
+    from contextzip.model_registry import MODELS
+
+    rows = []
     for name, spec in sorted(MODELS.items()):
-        status = "available offline" if model_available(name) else f"not installed ({spec.how_to_get})"
-        click.echo(f"  {name:<16} {spec.kind:<20} {status}\n  {'':<16} {spec.description}")
-    click.echo("Compressors:")
+        try:
+            path = spec.locate()
+        except Exception:  # a broken install counts as not available
+            path = None
+        rows.append({"name": name, "kind": spec.kind, "description": spec.description, "license": spec.license or None,
+                     "available": path is not None, "size_bytes": _size_bytes(path), "path": path,
+                     "how_to_get": spec.how_to_get})
+    return rows
+
+
+def _compressor_rows() -> list[dict[str, Any]]:
+    from contextzip.registry import compressor_names, get_compressor_class
+
+    rows = []
     for name in compressor_names():
-        click.echo(f"  {name}")
+        try:
+            doc = (get_compressor_class(name).__doc__ or "").strip().splitlines()
+        except Exception as exc:  # a plugin that fails to import is listed with why
+            doc = [f"(cannot load: {exc})"]
+        rows.append({"name": name, "description": doc[0] if doc else ""})
+    return rows
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object: models (name, kind, description, license, available, size_bytes, path, "
+                   "how_to_get) and compressors (name, description).")
+def models(as_json: bool) -> None:
+    """List registered models (description, licence, size, whether each is available offline) and compressors."""
+    model_rows, compressor_rows = _model_rows(), _compressor_rows()
+    if as_json:
+        click.echo(json.dumps({"models": model_rows, "compressors": compressor_rows}, indent=2))
+        return
+    click.echo("Models:")
+    for row in model_rows:
+        size = f"{row['size_bytes'] / 1e6:.0f} MB" if row["size_bytes"] is not None else "-"
+        status = "available offline" if row["available"] else f"not installed ({row['how_to_get']})"
+        click.echo(f"  {row['name']:<22} {row['kind']:<20} {size:>7}  {row['license'] or '-':<12} {status}\n"
+                   f"  {'':<22} {row['description']}")
+    click.echo("Compressors:")
+    for row in compressor_rows:
+        click.echo(f"  {row['name']:<24} {row['description']}")
 
 
 @cli.command()
@@ -224,6 +348,12 @@ def serve(upstream: str, host: str, port: int, budget: int | None, rate: float |
         run_server(config, host=host, port=port)
     except (ValueError, TypeError, ContextZipError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+for _command in cli.commands.values():
+    for _param in _command.params:
+        if isinstance(_param, click.Option) and _param.name not in ("help", "version"):
+            _param.show_envvar = True
 
 
 def main() -> None:
