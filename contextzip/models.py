@@ -13,6 +13,7 @@ import numpy as np
 
 from contextzip.engine import ScoringEngine, pad_batch
 from contextzip.model_registry import resolve_model_path
+from contextzip.segment import encodable
 from contextzip.validation import check_positive_int
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,31 @@ def load_pretrained(model_name_or_path: str, engine: ScoringEngine, auto_class: 
     return cached_model((path, auto_class, engine.device, str(engine.dtype)), load)
 
 
+def _encodable(texts: Any) -> Any:
+    if isinstance(texts, str):
+        return encodable(texts)
+    if isinstance(texts, (list, tuple)) and any(isinstance(t, str) and not t.isascii() for t in texts):
+        return [encodable(t) if isinstance(t, str) else t for t in texts]
+    return texts
+
+
+class EncodableTokenizer:
+    """A Hugging Face tokenizer that never sees a lone surrogate (:func:`contextzip.segment.encodable`: each
+    becomes U+FFFD, so offsets still index the caller's text); every other attribute is the tokenizer's own."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.wrapped = tokenizer
+
+    def __call__(self, text: Any = None, text_pair: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return self.wrapped(_encodable(text), _encodable(text_pair), *args, **kwargs)
+
+    def encode(self, text: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.wrapped.encode(_encodable(text), *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
+
+
 class LazyModel:
     """A (tokenizer, model) pair loaded on first use through the model cache: subclasses say how in ``load``.
 
@@ -105,7 +131,8 @@ class LazyModel:
     def warm_up(self) -> None:
         """Load the model once (idempotent)."""
         if self._model is None:
-            self._tokenizer, self._model = self.load()
+            tokenizer, self._model = self.load()
+            self._tokenizer = EncodableTokenizer(tokenizer)
 
     @property
     def tokenizer(self) -> Any:

@@ -42,7 +42,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Span", "SpanKind", "split_paragraphs", "split_sentences", "split_words"]
+__all__ = ["Span", "SpanKind", "encodable", "split_paragraphs", "split_sentences", "split_words"]
 
 SpanKind = Literal["sentence", "code", "list_item", "heading", "table_row"]
 
@@ -401,3 +401,13 @@ WHITESPACE_CODEPOINTS = np.asarray([9, 10, 11, 12, 13, 32, 0x85, 0xA0, 0x1680, 0
 def codepoints(text: str) -> np.ndarray:
     """The code points of ``text`` as a uint32 array (index ``i`` is ``text[i]``)."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """``text`` with every lone surrogate (``"\\ud800"``: legal in JSON and in a Python str, but not encodable as
+    UTF-8, so tokenizers refuse it) replaced by U+FFFD. One code point for one, so character offsets into the
+    result index the original: compressors feed models this and slice their output from the original."""
+    return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)

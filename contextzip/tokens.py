@@ -181,7 +181,8 @@ def prefix_within(text: str, max_tokens: int, counter: TokenCounter, word_bounda
     ids = counter.encode(text)
     if len(ids) <= max_tokens:
         return text
-    prefix = counter.decode(ids[:max_tokens])
+    # The original's own characters: a decoded lone surrogate would come back as U+FFFD (one for one).
+    prefix = text[: len(counter.decode(ids[:max_tokens]))]
     cut = prefix.rstrip()
     if word_boundary and len(cut) < len(text) and not text[len(cut)].isspace():
         space = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))

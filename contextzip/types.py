@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -22,6 +22,8 @@ class Document:
             raise TypeError(f"Document.text must be str, but got {type(self.text).__name__}")
         if self.id is not None and not isinstance(self.id, str):
             object.__setattr__(self, "id", str(self.id))
+        if not isinstance(self.metadata, Mapping):
+            raise TypeError(f"Document.metadata must be a mapping (a dict), but got {type(self.metadata).__name__}")
 
 
 class DocumentStatus(str, Enum):
@@ -64,10 +66,15 @@ class DocumentResult:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["status"] = self.status.value
-        d["metadata"] = dict(self.metadata)
+        d["metadata"] = _plain_metadata(self.metadata)
         return d
+
+
+def _plain_metadata(metadata: Any) -> dict[str, Any]:
+    """A JSON-ready copy of metadata: a mapping as a dict, anything else (a bare string) as ``{"value": ...}``."""
+    return dict(metadata) if isinstance(metadata, Mapping) else {"value": metadata}
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,8 @@ class AbstractiveCompressor(BaseCompressor):
 
     def _finalize(self, req: CompressionRequest, summary: str, relevance: float | None) -> CompressedOutput:
         sources = req.texts
+        if "\ufffd" in summary and not any("\ufffd" in s for s in sources):
+            summary = summary.replace("\ufffd", "")  # the model saw U+FFFD for lone surrogates (segment.encodable)
         vocabulary = {t for s in sources for t in content_terms(s)}
         kept, dropped = [], 0
         for span in split_sentences(_LEADS.sub("", summary.strip()).strip().strip('"').strip()):

@@ -18,7 +18,7 @@ from contextzip.compressors.student import is_student, load_student, token_featu
 from contextzip.engine import ScoringEngine, pad_batch
 from contextzip.models import cached_model, load_pretrained
 from contextzip.scorers import WordProbabilities
-from contextzip.segment import WHITESPACE_CODEPOINTS, codepoints, split_sentences
+from contextzip.segment import WHITESPACE_CODEPOINTS, codepoints, encodable, split_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class TokenKeepScorer:
 
         self.warm_up()
         # The Rust tokenizer directly: transformers' conversion of every encoding costs more than encoding.
-        encodings = self._backend.encode_batch(list(texts), add_special_tokens=False)
+        encodings = self._backend.encode_batch([encodable(t) for t in texts], add_special_tokens=False)
         per_text = []
         items: list[tuple[int, int, int]] = []
         for t, enc in enumerate(encodings):
