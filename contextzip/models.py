@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from contextzip.cache import output_cache
 from contextzip.engine import ScoringEngine, pad_batch
 from contextzip.model_registry import resolve_model_path
 from contextzip.segment import encodable
@@ -152,6 +153,8 @@ class SentenceEmbedder(LazyModel):
         model_name_or_path: a registered name ("minilm"), hub id or local path of a BERT-like encoder.
         engine: the scoring engine (device, dtype, batching); a default CPU/GPU engine when omitted.
         max_length: wordpieces kept per text (MiniLM was trained on 256).
+        cache: where embeddings of texts seen before are kept (:mod:`contextzip.cache`): a backend, a URL
+            ("memory", "redis://..."), ``False`` for none, ``None`` for the process default (off unless set).
     """
 
     def __init__(
@@ -159,9 +162,12 @@ class SentenceEmbedder(LazyModel):
         model_name_or_path: str = "minilm",
         engine: ScoringEngine | None = None,
         max_length: int = 256,
+        cache: Any = None,
     ) -> None:
         super().__init__(model_name_or_path, engine or ScoringEngine())
         self.max_length = check_positive_int("max_length", max_length)
+        self.cache = output_cache(cache, lambda: f"embed|{model_name_or_path}|{self.max_length}|{self.engine.dtype}",
+                                  model_name_or_path)
 
     def load(self) -> tuple[Any, Any]:
         return load_pretrained(self.model_name_or_path, self.engine)
@@ -178,6 +184,13 @@ class SentenceEmbedder(LazyModel):
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self.cache is not None:
+            found = self.cache.lookup(list(texts), lambda todo: [(r,) for r in self._embed(todo, show_progress_bar)])
+            return np.stack([f[0] for f in found])
+        return self._embed(texts, show_progress_bar)
+
+    def _embed(self, texts: Sequence[str], show_progress_bar: bool | None) -> np.ndarray:
+        """The model's embeddings of ``texts`` (no cache)."""
         tokenizer, model = self._tokenizer, self._model
         encoded = tokenizer(list(texts), add_special_tokens=True, truncation=True, max_length=self.max_length)
         ids = encoded["input_ids"]

@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import string
 from collections.abc import Sequence
+from dataclasses import astuple
 from typing import Any, Literal
 
 import numpy as np
 
+from contextzip.cache import output_cache
 from contextzip.compressors.student import is_student, load_student, token_features
 from contextzip.engine import ScoringEngine, pad_batch
 from contextzip.models import cached_model, load_pretrained
@@ -41,6 +43,8 @@ class TokenKeepScorer:
             pass ``("[CLS]", "[SEP]")`` to reproduce its inputs exactly.
         keep_label: index of the keep label; ``None`` reads it from the config (a label named "keep",
             "preserve" or "1"), else 1 as LLMLingua-2.
+        cache: where the words and probabilities of texts seen before are kept (:mod:`contextzip.cache`): a
+            backend, a URL, ``False`` for none, ``None`` for the process default (off unless set).
     """
 
     def __init__(
@@ -52,6 +56,7 @@ class TokenKeepScorer:
         token_to_word: Literal["mean", "first"] = "mean",
         boundary_tokens: tuple[str, str] | None = None,
         keep_label: int | None = None,
+        cache: Any = None,
     ) -> None:
         if token_to_word not in ("mean", "first"):
             raise ValueError(f"token_to_word must be 'mean' or 'first', but got {token_to_word!r}")
@@ -64,6 +69,9 @@ class TokenKeepScorer:
         self.boundary_tokens = boundary_tokens
         self.keep_label = keep_label
         self._model: Any = None
+        self.cache = output_cache(cache, lambda: (f"keep|{model_name_or_path}|{max_seq_len}|{token_to_word}|"
+                                                  f"{boundary_tokens}|{keep_label}|{self.engine.dtype}"),
+                                  model_name_or_path)
 
     # --- loading ----------------------------------------------------------------------------------------
 
@@ -164,6 +172,12 @@ class TokenKeepScorer:
 
     def score(self, texts: Sequence[str]) -> list[WordProbabilities]:
         """Word spans and keep probabilities of each text, all chunks scored in one engine pass."""
+        if self.cache is None:
+            return self._score(texts)
+        found = self.cache.lookup(list(texts), lambda todo: [astuple(w) for w in self._score(todo)])
+        return [WordProbabilities(*f) for f in found]
+
+    def _score(self, texts: Sequence[str]) -> list[WordProbabilities]:
         import torch
 
         self.warm_up()
