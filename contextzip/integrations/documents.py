@@ -32,6 +32,18 @@ def document_stats(document: DocumentResult, result: CompressionResult) -> dict[
     }
 
 
+def check_compressor(compressor: Any) -> None:
+    """Fail at construction for a misspelt registry name or a non-compressor; names load lazily on first use."""
+    if isinstance(compressor, str):
+        from contextzip.registry import compressor_names
+
+        names = compressor_names()
+        if compressor not in names:
+            raise ValueError(f"compressor must be one of {names} or a compressor instance, but got {compressor!r}")
+    else:
+        resolve_compressor(compressor)  # type check only
+
+
 class CompressionSettings(BaseModel):
     """The budget and the compressor of a framework component; validated at construction.
 
@@ -53,17 +65,20 @@ class CompressionSettings(BaseModel):
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
         resolve_budget(1, self.target_tokens, self.rate)
-        if not isinstance(self.compressor, str):
-            resolve_compressor(self.compressor)  # type check only; names load lazily on first use
+        check_compressor(self.compressor)
 
     def _compress_texts(
-        self, texts: Sequence[str], metadata: Sequence[Mapping[str, Any]], query: str | None
-    ) -> list[tuple[DocumentResult, dict[str, Any]]]:
-        """Compress ``texts`` together for ``query``: (result, stats) of each kept one, in input order."""
+        self, texts: Sequence[str], metadata: Sequence[Mapping[str, Any]], query: str | None,
+        target_tokens: int | None = None,
+    ) -> tuple[CompressionResult, list[tuple[DocumentResult, dict[str, Any]]]]:
+        """Compress ``texts`` together for ``query`` (to ``target_tokens`` when given, else the settings' budget):
+        the result and (document result, stats) of each kept one, in input order."""
         inputs = [Document(text, str(i), meta) for i, (text, meta) in enumerate(zip(texts, metadata, strict=True))]
         compressor = resolve_compressor(self.compressor, self.token_counter)
-        result = compressor.compress(inputs, query or None, target_tokens=self.target_tokens, rate=self.rate)
+        budget = {"target_tokens": target_tokens} if target_tokens is not None else \
+            {"target_tokens": self.target_tokens, "rate": self.rate}
+        result = compressor.compress(inputs, query or None, **budget)
         kept = [(document, document_stats(document, result)) for document in result.documents if document.text]
         logger.debug("compressed %d documents: %d -> %d tokens, %d kept", len(inputs), result.original_tokens,
                      result.compressed_tokens, len(kept))
-        return kept
+        return result, kept

@@ -11,6 +11,18 @@
 All documents of a call are compressed together, to one budget, by one ``compress()`` call; each returned
 ``Document`` keeps its own id and metadata, plus the compression stats under ``metadata["contextzip"]``.
 Dropped documents are left out of the returned list (the stats of the kept ones still count them).
+
+The compression step is its own run in LangChain callbacks and traces (``ContextZipCompressor``: the query and
+documents in, the kept documents and token counts out). A per-call budget goes through LangChain's configurable
+fields::
+
+    from langchain_core.runnables import ConfigurableField
+    retriever = ContextZipRetriever(base_retriever=..., compressor=ContextZipCompressor(target_tokens=500))
+    tunable = retriever.configurable_fields(target_tokens=ConfigurableField(id="target_tokens"))
+    tunable.invoke("Who founded the company?", config={"configurable": {"target_tokens": 200}})
+
+:class:`LangChainEmbedder` lets the app's own LangChain ``Embeddings`` serve as the dense scorer
+(``QueryGuidedCompressor(embedder=LangChainEmbedder(embeddings))``), so no second embedding model is loaded.
 Install with ``pip install 'contextzip-rag[langchain]'``.
 """
 
@@ -18,15 +30,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
+import numpy as np
+
+from contextzip.budget import resolve_budget
 from contextzip.errors import missing_dependency
 
 logger = logging.getLogger(__name__)
 
 try:
     from langchain_core.callbacks import (
+        AsyncCallbackManager,
         AsyncCallbackManagerForRetrieverRun,
+        CallbackManager,
         CallbackManagerForRetrieverRun,
         Callbacks,
     )
@@ -51,6 +68,7 @@ except ImportError as exc:  # the classes below then fail at construction with t
     CompressionSettings = object  # type: ignore[misc,assignment]
     METADATA_KEY = "contextzip"
     LCDocument = CallbackManagerForRetrieverRun = AsyncCallbackManagerForRetrieverRun = Any  # type: ignore[misc,assignment]
+    CallbackManager = AsyncCallbackManager = Any  # type: ignore[misc,assignment]
     Callbacks = Runnable = Any  # type: ignore[misc,assignment]
 
 
@@ -62,19 +80,43 @@ class ContextZipCompressor(BaseDocumentCompressor, CompressionSettings):
     The budget covers the documents' ``page_content`` joined by a blank line (how prompts usually join them).
     """
 
+    run_name: ClassVar[str] = "ContextZipCompressor"
+
+    def _run_inputs(self, docs: list[LCDocument], query: str) -> dict[str, Any]:
+        return {"query": query, "documents": [d.page_content for d in docs]}
+
+    def _compress(self, docs: list[LCDocument], query: str) -> tuple[list[LCDocument], dict[str, Any]]:
+        """The kept documents and the run's outputs (their text and the token counts)."""
+        result, kept = self._compress_texts([d.page_content for d in docs], [d.metadata for d in docs], query)
+        out = [LCDocument(page_content=dr.text, metadata={**docs[dr.index].metadata, self.metadata_key: stats},
+                          id=docs[dr.index].id) for dr, stats in kept]
+        outputs = {"documents": [d.page_content for d in out], "original_tokens": result.original_tokens,
+                   "compressed_tokens": result.compressed_tokens, "target_tokens": result.target_tokens,
+                   "tokens_saved": result.tokens_saved, "compressor": result.compressor,
+                   "statuses": {d.id: d.status.value for d in result.documents}}
+        return out, outputs
+
     def compress_documents(
         self,
         documents: Sequence[LCDocument],
         query: str,
         callbacks: Callbacks | None = None,
     ) -> Sequence[LCDocument]:
-        """Compress ``documents`` for ``query``; returns the kept ones, in input order, with stats in metadata."""
+        """Compress ``documents`` for ``query``; returns the kept ones, in input order, with stats in metadata.
+
+        The step is reported to ``callbacks`` as its own chain run (inputs, outputs, token counts)."""
         docs = list(documents)
         if not docs:
             return []
-        kept = self._compress_texts([d.page_content for d in docs], [d.metadata for d in docs], query)
-        return [LCDocument(page_content=dr.text, metadata={**docs[dr.index].metadata, self.metadata_key: stats},
-                           id=docs[dr.index].id) for dr, stats in kept]
+        run = CallbackManager.configure(inheritable_callbacks=callbacks).on_chain_start(
+            {"name": self.run_name}, self._run_inputs(docs, query), name=self.run_name)
+        try:
+            out, outputs = self._compress(docs, query)
+        except BaseException as exc:
+            run.on_chain_error(exc)
+            raise
+        run.on_chain_end(outputs)
+        return out
 
     async def acompress_documents(
         self,
@@ -83,7 +125,18 @@ class ContextZipCompressor(BaseDocumentCompressor, CompressionSettings):
         callbacks: Callbacks | None = None,
     ) -> Sequence[LCDocument]:
         """Async :meth:`compress_documents`: the model work runs in a worker thread."""
-        return await run_in_executor(None, self.compress_documents, documents, query, callbacks)
+        docs = list(documents)
+        if not docs:
+            return []
+        run = await AsyncCallbackManager.configure(inheritable_callbacks=callbacks).on_chain_start(
+            {"name": self.run_name}, self._run_inputs(docs, query), name=self.run_name)
+        try:
+            out, outputs = await run_in_executor(None, self._compress, docs, query)
+        except BaseException as exc:
+            await run.on_chain_error(exc)
+            raise
+        await run.on_chain_end(outputs)
+        return out
 
 
 class ContextZipRetriever(BaseRetriever):
@@ -92,18 +145,35 @@ class ContextZipRetriever(BaseRetriever):
     Args:
         base_retriever: any LangChain retriever.
         compressor: any ``BaseDocumentCompressor``; typically a :class:`ContextZipCompressor`.
+        target_tokens / rate: a budget that replaces the :class:`ContextZipCompressor`'s own (at most one; ``None``
+            keeps it); make them configurable fields for a per-call budget (see the module docstring).
     """
 
     model_config = {"arbitrary_types_allowed": True}
 
     base_retriever: BaseRetriever
     compressor: BaseDocumentCompressor
+    target_tokens: int | None = None
+    rate: float | None = None
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        if self.target_tokens is not None or self.rate is not None:
+            resolve_budget(1, self.target_tokens, self.rate)
+            if not isinstance(self.compressor, CompressionSettings):
+                raise TypeError("target_tokens / rate need a ContextZipCompressor, but got "
+                                f"{type(self.compressor).__name__}")
+
+    def _step(self) -> BaseDocumentCompressor:
+        if self.target_tokens is None and self.rate is None:
+            return self.compressor
+        return self.compressor.model_copy(update={"target_tokens": self.target_tokens, "rate": self.rate})
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
         docs = self.base_retriever.invoke(query, config={"callbacks": run_manager.get_child()})
         if not docs:
             return []
-        return list(self.compressor.compress_documents(docs, query, callbacks=run_manager.get_child()))
+        return list(self._step().compress_documents(docs, query, callbacks=run_manager.get_child()))
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
@@ -111,7 +181,36 @@ class ContextZipRetriever(BaseRetriever):
         docs = await self.base_retriever.ainvoke(query, config={"callbacks": run_manager.get_child()})
         if not docs:
             return []
-        return list(await self.compressor.acompress_documents(docs, query, callbacks=run_manager.get_child()))
+        return list(await self._step().acompress_documents(docs, query, callbacks=run_manager.get_child()))
+
+
+class LangChainEmbedder:
+    """A LangChain ``Embeddings`` object as a :class:`contextzip.scorers.TextEmbedder`: the dense scorer of the
+    query-guided and embedding compressors, so the app's own embedding model is reused.
+
+    ::
+
+        from contextzip.compressors import QueryGuidedCompressor
+        compressor = ContextZipCompressor(target_tokens=500,
+                                          compressor=QueryGuidedCompressor(embedder=LangChainEmbedder(embeddings)))
+
+    Rows are normalised to unit length (the protocol's contract); ``embed_documents`` is called once per batch.
+    """
+
+    def __init__(self, embeddings: Any) -> None:
+        if not callable(getattr(embeddings, "embed_documents", None)):
+            raise TypeError(f"embeddings must be a LangChain Embeddings object, but got {type(embeddings).__name__}")
+        self.embeddings = embeddings
+
+    def warm_up(self) -> None:
+        """Nothing to load: the Embeddings object is ready."""
+
+    def encode(self, texts: Sequence[str], show_progress_bar: bool | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 1), dtype=np.float32)
+        vectors = np.asarray(self.embeddings.embed_documents(list(texts)), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms > 0, norms, 1.0)
 
 
 def join_documents(documents: Sequence[LCDocument]) -> str:

@@ -119,3 +119,88 @@ def test_missing_langchain_fails_at_construction_with_pip_line():
     error = import_error_without("langchain_core", "from contextzip.integrations.langchain import ContextZipCompressor",
                                  "ContextZipCompressor(target_tokens=10)")
     assert "pip install 'contextzip-rag[langchain]'" in error and "MissingDependencyError" in error
+
+
+# -- callbacks, configurable budgets, constructor validation, reused Embeddings ------------------------------------
+
+class RunRecorder(BaseCallbackHandler):
+    def __init__(self):
+        self.starts, self.ends = [], []
+
+    def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, **kwargs):
+        self.starts.append({"name": kwargs.get("name"), "inputs": inputs, "run_id": run_id, "parent": parent_run_id})
+
+    def on_chain_end(self, outputs, *, run_id, **kwargs):
+        self.ends.append({"outputs": outputs, "run_id": run_id})
+
+
+def test_compression_is_its_own_run_in_callbacks(counter):
+    recorder = RunRecorder()
+    out = ContextZipCompressor(target_tokens=60, compressor="truncate").compress_documents(
+        lc_docs(), QUESTION, callbacks=[recorder])
+    [start], [end] = recorder.starts, recorder.ends
+    assert start["name"] == "ContextZipCompressor" and start["run_id"] == end["run_id"]
+    assert start["inputs"] == {"query": QUESTION, "documents": PARAGRAPHS}
+    outputs = end["outputs"]
+    assert outputs["documents"] == [d.page_content for d in out]
+    assert outputs["original_tokens"] == counter.count("\n\n".join(PARAGRAPHS))
+    assert outputs["compressed_tokens"] <= 60 and outputs["target_tokens"] == 60
+    assert set(outputs["statuses"].values()) <= {"kept", "shortened", "dropped"}
+
+
+async def test_compression_run_is_a_child_of_the_retriever_run_sync_and_async():
+    retriever = ContextZipRetriever(base_retriever=FixedRetriever(documents=lc_docs()),
+                                    compressor=ContextZipCompressor(target_tokens=50, compressor="truncate"))
+    for call in (lambda r: retriever.invoke(QUESTION, config={"callbacks": [r]}),
+                 lambda r: retriever.ainvoke(QUESTION, config={"callbacks": [r]})):
+        recorder = RunRecorder()
+        result = call(recorder)
+        if hasattr(result, "__await__"):
+            await result
+        [start] = [s for s in recorder.starts if s["name"] == "ContextZipCompressor"]
+        assert start["parent"] is not None  # nested under the retriever's run
+        assert recorder.ends[-1]["outputs"]["compressed_tokens"] <= 50
+
+
+def test_per_call_budget_through_configurable_fields(counter):
+    from langchain_core.runnables import ConfigurableField
+
+    retriever = ContextZipRetriever(base_retriever=FixedRetriever(documents=lc_docs()),
+                                    compressor=ContextZipCompressor(target_tokens=80, compressor="truncate"))
+    tunable = retriever.configurable_fields(target_tokens=ConfigurableField(id="target_tokens"))
+    default = tunable.invoke(QUESTION)
+    small = tunable.invoke(QUESTION, config={"configurable": {"target_tokens": 20}})
+    assert counter.count(join_documents(default)) > 20
+    assert counter.count(join_documents(small)) <= 20
+    assert all(d.metadata["contextzip"]["target_tokens"] == 20 for d in small)
+    with pytest.raises(ValueError, match="exactly one"):
+        ContextZipRetriever(base_retriever=FixedRetriever(documents=[]), target_tokens=5, rate=0.5,
+                            compressor=ContextZipCompressor(target_tokens=80, compressor="truncate"))
+
+
+def test_misspelt_compressor_fails_at_construction():
+    with pytest.raises(ValueError, match="compressor must be one of .* but got 'query-guidde'"):
+        ContextZipCompressor(target_tokens=50, compressor="query-guidde")
+
+
+def test_langchain_embeddings_serve_as_the_dense_scorer():
+    from contextzip.compressors import QueryGuidedCompressor
+    from contextzip.integrations.langchain import LangChainEmbedder
+
+    class CountingEmbeddings(DeterministicFakeEmbedding):
+        calls: int = 0
+
+        def embed_documents(self, texts):
+            self.calls += 1
+            return super().embed_documents(texts)
+
+    embeddings = CountingEmbeddings(size=16)
+    adapter = LangChainEmbedder(embeddings)
+    vectors = adapter.encode(["a b", "c d e"])
+    assert vectors.shape == (2, 16)
+    assert abs(float((vectors ** 2).sum(axis=1)[0]) - 1.0) < 1e-5  # unit length, as TextEmbedder promises
+    compressor = QueryGuidedCompressor(embedder=adapter)
+    out = ContextZipCompressor(target_tokens=60, compressor=compressor).compress_documents(lc_docs(), QUESTION)
+    assert out and embeddings.calls >= 2 and compressor.embedder is adapter
+    with pytest.raises(TypeError, match="Embeddings"):
+        LangChainEmbedder(object())
