@@ -9,7 +9,7 @@ Quickstart::
 
 from __future__ import annotations
 
-from contextzip.api import compress, get_compressor
+from contextzip.api import CompressedPrompt, compress, compress_prompt, get_compressor
 from contextzip.errors import BudgetError, ContextZipError, MissingDependencyError, ModelNotAvailableError
 from contextzip.tokens import TokenCounter, get_token_counter
 from contextzip.types import CompressionResult, Document, DocumentResult, DocumentStatus
@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BudgetError",
+    "CompressedPrompt",
     "CompressionResult",
     "ContextZipError",
     "Document",
@@ -28,6 +29,7 @@ __all__ = [
     "TokenCounter",
     "__version__",
     "compress",
+    "compress_prompt",
     "get_compressor",
     "get_token_counter",
 ]

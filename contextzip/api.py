@@ -1,11 +1,15 @@
-"""The one-call entry point: ``compress(documents, query, target_tokens=...)``."""
+"""The one-call entry points: ``compress(documents, query, target_tokens=...)`` and ``compress_prompt(instruction=...,
+context=..., question=...)``, which compresses only the context and returns the assembled prompt."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from contextzip.compressors.base import BaseCompressor, DocumentsInput
+from contextzip.compressors.base import BaseCompressor, DocumentsInput, as_documents
+from contextzip.pricing import Saving, estimate_saving
 from contextzip.registry import load_compressor
 from contextzip.types import CompressionResult
 
@@ -63,3 +67,79 @@ def compress(
     """
     comp = resolve_compressor(compressor, token_counter)
     return comp.compress(documents, query, target_tokens=target_tokens, rate=rate)
+
+
+PROMPT_TEMPLATE = "{instruction}\n\n<context>\n{context}\n</context>\n\nQuestion: {question}"
+
+
+@dataclass(frozen=True)
+class CompressedPrompt:
+    """A prompt assembled from an instruction, the compressed context and a question, and the numbers.
+
+    ``prompt`` is what to send; ``result`` the context's :class:`~contextzip.CompressionResult`;
+    ``prompt_tokens_before`` / ``prompt_tokens_after`` count the whole prompt with the full and the compressed
+    context.
+    """
+
+    prompt: str
+    result: CompressionResult
+    prompt_tokens_before: int
+    prompt_tokens_after: int
+
+    @property
+    def tokens_saved(self) -> int:
+        return self.prompt_tokens_before - self.prompt_tokens_after
+
+    def estimated_saving(self, model: str, *, requests: int = 1, prices: Mapping[str, float] | None = None) -> Saving:
+        """What the saved tokens are worth on ``model`` (:func:`contextzip.pricing.estimate_saving`)."""
+        return estimate_saving(self.tokens_saved, model, requests=requests, prices=prices)
+
+
+def _assemble(template: str, instruction: str | None, context: str, question: str | None) -> str:
+    """``template`` filled in; a missing instruction or question drops its line(s) from the default template."""
+    if template == PROMPT_TEMPLATE:
+        parts = [instruction, f"<context>\n{context}\n</context>", f"Question: {question}" if question else None]
+        return "\n\n".join(p for p in parts if p)
+    return template.format(instruction=instruction or "", context=context, question=question or "")
+
+
+def compress_prompt(
+    *,
+    context: DocumentsInput,
+    question: str | None = None,
+    instruction: str | None = None,
+    target_tokens: int | None = None,
+    rate: float | None = None,
+    compressor: str | BaseCompressor = "query-guided",
+    token_counter: str | None = None,
+    template: str = PROMPT_TEMPLATE,
+) -> CompressedPrompt:
+    """Compress only ``context`` (to ``target_tokens`` or ``rate`` of its tokens, guided by ``question``) and
+    return the assembled prompt; the instruction and the question are never compressed.
+
+    Args:
+        context: the documents (anything :func:`compress` takes).
+        question / instruction: the question (also the compression query) and the instructions, kept verbatim.
+        template: how the parts are put together, with ``{instruction}``, ``{context}`` and ``{question}``;
+            the default is instruction, a ``<context>`` block, then ``Question: ...``.
+
+    Example:
+        >>> from contextzip.api import compress_prompt
+        >>> out = compress_prompt(instruction="Answer briefly.", question="What is the capital of France?",
+        ...                       context=["Paris is the capital of France.", "Bananas are yellow."],
+        ...                       target_tokens=8, compressor="bm25-sentences")
+        >>> out.prompt.startswith("Answer briefly.") and out.prompt.endswith("Question: What is the capital of France?")
+        True
+    """
+    if instruction is not None and not isinstance(instruction, str):
+        raise TypeError(f"instruction must be a str or None, but got {type(instruction).__name__}")
+    if question is not None and not isinstance(question, str):
+        raise TypeError(f"question must be a str or None, but got {type(question).__name__}")
+    if not isinstance(template, str) or "{context}" not in template:
+        raise ValueError(f"template must be a str containing {{context}}, but got {template!r}")
+    comp = resolve_compressor(compressor, token_counter)
+    result = comp.compress(context, question, target_tokens=target_tokens, rate=rate)
+    full = "\n\n".join(d.text for d in as_documents(context))
+    before = comp.token_counter.count(_assemble(template, instruction, full, question))
+    prompt = _assemble(template, instruction, result.text, question)
+    return CompressedPrompt(prompt, result, before, comp.token_counter.count(prompt))
