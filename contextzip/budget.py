@@ -10,7 +10,9 @@ A compressor scores *units* (sentences, words, phrases: character spans of its d
    a unit that does not fit keeps its best window when at least ``partial_share`` of it can stay (the best
    unit always can);
 4. with a ``window`` function, leftover budget goes to a window of the best unit not kept whole, cut inside a
-   word only if that is what it takes to use 95% of the budget.
+   word only if that is what it takes to use 95% of the budget;
+5. when no unit fits whole (one longer than the budget: a run of text without spaces), the best unit's head is
+   kept, cut at a token boundary.
 
 Every count is of the rendered text (:mod:`contextzip.render`) with the real token counter, so the output never
 exceeds the budget and, when the input is larger, fills it as far as whole units allow.
@@ -108,6 +110,8 @@ def top_within(costs: Sequence[int], scores: np.ndarray, limit: int, min_score: 
         if used + costs[k] <= limit:
             chosen.append(k)
             used += costs[k]
+    if not chosen and limit > 0:  # every unit is longer than the limit: the best one, for the exact fitter to cut
+        chosen = [int(k) for k in order[:1] if min_score is None or score[k] >= min_score]
     return sorted(chosen)
 
 
@@ -196,7 +200,7 @@ def fit_budget(
         min_score: units scoring below it are never kept (a relevance cut-off); forced units always may be.
         forced: units ranked before all others (``force_tokens``, names the caller must keep).
         doc_order: the order documents appear in the output (input order by default).
-        max_fill_tries: the most trial renderings spent filling after the prefix.
+        max_fill_tries: the most trial renderings that fail to fit, spent filling after the prefix.
     """
     if budget < 0:
         raise BudgetError(f"budget must be >= 0, but got {budget}")
@@ -238,9 +242,9 @@ def fit_budget(
             break
         i = eligible[k]
         if costs[k] <= room + _CONTEXT_SLACK:
-            tries += 1
             if state.try_add((i, units[i].start, units[i].end)) <= budget:
-                continue
+                continue  # a unit kept costs no try: many small units (Chinese characters) can all fill
+            tries += 1
         if window is not None and room >= 3 and (room >= partial_share * costs[k] or not state.pieces):
             tries += 1
             state.try_window(i, window, room)
@@ -261,6 +265,10 @@ def fit_budget(
                 room = budget - state.n + (counter.count(doc_texts[u.doc][current[1]:current[2]]) if current else 0)
                 if state.try_window(i, fn, room, current) and (fn is window or state.n >= MIN_BUDGET_USE * budget):
                     break  # one window per pass (the best unit that could take one), more only to reach 95%
+    # 5. Nothing fits whole (a unit longer than the budget, such as text without spaces): the best unit's head,
+    #    cut at a token boundary.
+    if not state.pieces and budget > 0:
+        state.try_window(eligible[0], head_window(doc_texts, counter, word_boundary=False), budget)
     return _result(state, units, score, threshold)
 
 

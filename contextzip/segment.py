@@ -31,6 +31,9 @@ So this module uses only the standard library, with rules in the spirit of segto
 The work is per line and per candidate, never per character: 0.8 ms for 5,000 characters of English
 prose (1.2 ms for markdown, 1.4 ms for Chinese) and 0.15 s per megabyte; ``tests/test_segment.py``
 pins the exact behaviour.
+
+Why this module is long: the splitter's rules and the character classes that it, the word units and the model
+inputs share (whitespace, scripts without spaces, lone surrogates) belong in one place.
 """
 
 from __future__ import annotations
@@ -401,6 +404,21 @@ WHITESPACE_CODEPOINTS = np.asarray([9, 10, 11, 12, 13, 32, 0x85, 0xA0, 0x1680, 0
 def codepoints(text: str) -> np.ndarray:
     """The code points of ``text`` as a uint32 array (index ``i`` is ``text[i]``)."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+# Scripts written without spaces between words, as code point ranges (inclusive): CJK ideographs, kana, CJK
+# punctuation and full-width forms, Thai, Lao, Tibetan, Myanmar, Khmer, and emoji and pictographs.
+UNSPACED_RANGES = np.asarray([(0x0E00, 0x0FFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x2600, 0x27BF),
+                              (0x2B00, 0x2BFF), (0x3001, 0x303F), (0x3040, 0x30FF), (0x31F0, 0x31FF),
+                              (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0xFF01, 0xFF9F),
+                              (0x1F000, 0x1FAFF), (0x20000, 0x3134F)], dtype=np.uint32)
+
+
+def unspaced(cp: np.ndarray) -> np.ndarray:
+    """Per code point (from :func:`codepoints`): is it of a script written without spaces (``UNSPACED_RANGES``)?
+    Between two tokens of such text a word may end, although no whitespace is there."""
+    k = np.searchsorted(UNSPACED_RANGES[:, 0], cp, side="right") - 1
+    return (k >= 0) & (cp <= UNSPACED_RANGES[np.clip(k, 0, None), 1])
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")

@@ -20,13 +20,36 @@ from contextzip.compressors.student import is_student, load_student, token_featu
 from contextzip.engine import ScoringEngine, pad_batch
 from contextzip.models import cached_model, load_pretrained
 from contextzip.scorers import WordProbabilities
-from contextzip.segment import WHITESPACE_CODEPOINTS, codepoints, encodable, split_sentences
+from contextzip.segment import WHITESPACE_CODEPOINTS, codepoints, encodable, split_sentences, unspaced
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "contextzip-token-clf"
 
 __all__ = ["DEFAULT_MODEL", "TokenKeepScorer", "WordProbabilities"]
+
+
+def _split_unknown(text: str, cp: np.ndarray, unk: int, begin: np.ndarray, ids: np.ndarray, off: np.ndarray,
+                   probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Unknown tokens over text without spaces (a run of emoji, a Thai phrase) split into grapheme clusters, each
+    a word with the token's probability, so such text is not one word that no budget can hold."""
+    wide = np.nonzero((ids == unk) & (off[:, 1] - off[:, 0] > 1))[0]
+    wide = [k for k in wide.tolist() if unspaced(cp[off[k, 0]:off[k, 1]]).any()]
+    if not wide:
+        return begin, ids, off, probs
+    import regex  # tiktoken's own dependency: grapheme clusters (\X)
+
+    pieces, last = [], 0
+    for k in wide:
+        pieces.append((begin[last:k], ids[last:k], off[last:k], probs[last:k]))
+        s0 = int(off[k, 0])
+        spans = [(s0 + m.start(), s0 + m.end()) for m in regex.finditer(r"\X", text[s0:int(off[k, 1])])]
+        n = len(spans)
+        pieces.append((np.ones(n, bool), np.full(n, unk, np.int64), np.asarray(spans, np.int64).reshape(-1, 2),
+                       np.full(n, probs[k])))
+        last = k + 1
+    pieces.append((begin[last:], ids[last:], off[last:], probs[last:]))
+    return tuple(np.concatenate([p[j] for p in pieces]) for j in range(4))  # type: ignore[return-value]
 
 
 class TokenKeepScorer:
@@ -144,6 +167,7 @@ class TokenKeepScorer:
             cls, sep = (tokenizer.convert_tokens_to_ids(t) for t in self.boundary_tokens)
         self._cls, self._sep = cls, sep
         self._pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self._unk = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else -1
 
     # --- scoring ----------------------------------------------------------------------------------------
 
@@ -228,10 +252,14 @@ class TokenKeepScorer:
         probs = np.concatenate(chunk_probs).astype(np.float64)
         begin = self._begin[ids].copy()
         begin[[a for a, _ in chunks]] = True  # every chunk starts a word, as in LLMLingua-2
-        valid = ~self._special[ids]
+        cp = codepoints(text)
+        if len(cp) and len(off):  # in scripts without spaces (Thai, Chinese, emoji), every token may start a word
+            begin |= unspaced(cp[np.clip(off[:, 0], 0, len(cp) - 1)]) & (off[:, 1] > off[:, 0])
+        valid = ~self._special[ids] | (ids == self._unk)  # an unknown token still covers text
         begin, ids_v, off, probs = begin[valid], ids[valid], off[valid], probs[valid]
         if len(ids_v) == 0:
             return empty
+        begin, ids_v, off, probs = _split_unknown(text, cp, self._unk, begin, ids_v, off, probs)
         begin[0] = True
         word = np.cumsum(begin) - 1
         n_words = int(word[-1]) + 1
@@ -244,7 +272,6 @@ class TokenKeepScorer:
         ends = np.maximum.reduceat(off[:, 1], first)
         punct = np.bincount(word, weights=~self._punct[ids_v], minlength=n_words) == 0
         # SentencePiece offsets can cover the space before a word: step over leading whitespace.
-        cp = codepoints(text)
         if len(cp):
             lead = np.isin(cp[np.clip(starts, 0, len(cp) - 1)], WHITESPACE_CODEPOINTS) & (starts < ends)
             for i in np.nonzero(lead)[0]:

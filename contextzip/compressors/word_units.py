@@ -17,7 +17,7 @@ import numpy as np
 from contextzip.budget import Unit
 from contextzip.lexicon import name_or_number_starts
 from contextzip.scorers import WordProbabilities
-from contextzip.segment import WHITESPACE_CODEPOINTS, codepoints
+from contextzip.segment import WHITESPACE_CODEPOINTS, codepoints, unspaced
 
 __all__ = ["PROTECTED_PATTERNS", "Units", "build_units", "compile_patterns"]
 
@@ -56,9 +56,13 @@ def build_units(text: str, words: WordProbabilities, protected: Sequence[re.Patt
     starts, ends, punct = words.starts, words.ends, words.punct
     # Words split by whitespace are apart; words split by nothing, or by characters the tokenizer dropped
     # (unknown tokens), belong together.
-    spaces = np.concatenate([[0], np.cumsum(np.isin(codepoints(text), WHITESPACE_CODEPOINTS))])  # whitespace before i
+    cp = codepoints(text)
+    spaces = np.concatenate([[0], np.cumsum(np.isin(cp, WHITESPACE_CODEPOINTS))])  # whitespace before i
     gap = np.ones(n, dtype=bool)
     gap[1:] = spaces[starts[1:]] > spaces[ends[:-1]]
+    # In scripts without spaces (Chinese, Japanese, Thai, emoji) every word of the tokenizer may stand alone.
+    free = unspaced(cp)
+    gap[1:] |= free[np.clip(starts[1:], 0, len(cp) - 1)] | free[np.clip(ends[:-1] - 1, 0, len(cp) - 1)]
     group = np.cumsum(gap) - 1
     idx = np.arange(n)
     big = n + 1
@@ -68,7 +72,6 @@ def build_units(text: str, words: WordProbabilities, protected: Sequence[re.Patt
     new = gap.copy()
     new[1:] |= ~(core[1:] & core[:-1])
     unit = np.cumsum(new) - 1
-    cp = codepoints(text)
     if keep_entities:
         # Consecutive units that start with a capital or a digit ("Wilhelm Conrad Röntgen", "May 18") and are
         # not punctuation stay together; the unit then counts as much as its strongest word.
