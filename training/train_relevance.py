@@ -42,23 +42,26 @@ SQUAD = os.path.join("..", "shared", "data", "squad-v1.1", "dev-v1.1.json")
 CONFIG = {"base_model": "minilm", "trainable_layers": 2, "max_length": 192, "keep": "mean of word-piece logits",
           "eval_sets_trained_on": ["squad"]}
 
-Example = tuple[Window, list[float], float]  # window, sentence labels, passage label
+Example = tuple[Window, list[float], float, list[float]]  # window, sentence, passage and answer-span labels
 
 
 def squad_examples(path: str, tokenizer: Any, questions: int, val_articles: int, rng: random.Random,
-                   max_length: int) -> tuple[list[Example], list[Example], dict[str, Any]]:
+                   max_length: int, offset: int = 0) -> tuple[list[Example], list[Example], dict[str, Any]]:
     """Windows with sentence and passage labels: (train, validation, counts). Validation: whole articles."""
     with open(path, encoding="utf-8") as f:
         articles = json.load(f)["data"]
     rng.shuffle(articles)
-    cache: dict[tuple[int, int], tuple[list[tuple[int, int]], list[list[int]]]] = {}
+    cache: dict[tuple[int, int], tuple[list[tuple[int, int]], list[list[int]], list[list[tuple[int, int]]]]] = {}
 
-    def sentences(a: int, p: int) -> tuple[list[tuple[int, int]], list[list[int]]]:
+    def sentences(a: int, p: int) -> tuple[list[tuple[int, int]], list[list[int]], list[list[tuple[int, int]]]]:
+        """A paragraph's sentence spans, word pieces and the pieces' character spans in the paragraph."""
         if (a, p) not in cache:
             text = articles[a]["paragraphs"][p]["context"]
             spans = split_sentences(text)
-            ids = tokenizer([s.text for s in spans], add_special_tokens=False)["input_ids"]
-            cache[(a, p)] = ([(s.start, s.end) for s in spans], ids)
+            enc = tokenizer([s.text for s in spans], add_special_tokens=False, return_offsets_mapping=True)
+            offsets = [[(s.start + x, s.start + y) for x, y in off] for s, off in zip(spans, enc["offset_mapping"],
+                                                                                       strict=True)]
+            cache[(a, p)] = ([(s.start, s.end) for s in spans], enc["input_ids"], offsets)
         return cache[(a, p)]
 
     items = [(a, p, qa) for a, art in enumerate(articles) for p, para in enumerate(art["paragraphs"])
@@ -66,7 +69,7 @@ def squad_examples(path: str, tokenizer: Any, questions: int, val_articles: int,
     val_items = [it for it in items if it[0] < val_articles]
     train_items = [it for it in items if it[0] >= val_articles]
     rng.shuffle(train_items)
-    train_items = train_items[:questions]
+    train_items = train_items[offset: offset + questions]
     val_items = val_items[: max(50, questions // 20)] if val_articles else train_items  # 0: tiny runs, tests
 
     def build(chosen: list) -> list[Example]:
@@ -76,19 +79,24 @@ def squad_examples(path: str, tokenizer: Any, questions: int, val_articles: int,
             title = clean_title(articles[a]["title"])
             t_ids = tokenizer(f"{title}:", add_special_tokens=False)["input_ids"]
             starts = {ans["answer_start"] for ans in qa["answers"]}
+            answers = {(ans["answer_start"], ans["answer_start"] + len(ans["text"])) for ans in qa["answers"]}
             n_par = len(articles[a]["paragraphs"])
             others = [o for o in range(n_par) if o != p]
             for para, positive in [(p, True)] + ([(rng.choice(others), False)] if others else []):
-                spans, ids = sentences(a, para)
+                spans, ids, offsets = sentences(a, para)
                 labels = [float(positive and any(s <= st < e for st in starts)) for s, e in spans]
                 for w in pack_windows(q_ids, t_ids, ids, max_length, tokenizer.cls_token_id, tokenizer.sep_token_id):
                     lab = [labels[k] for k in w.sentences]
-                    out.append((w, lab, float(max(lab))))
+                    tokens = [0.0] * len(w.input_ids)  # answer-span labels of the word pieces
+                    for (s, e), k in zip(w.spans, w.sentences, strict=True):
+                        for j, (x, y) in enumerate(offsets[k][: e - s]):
+                            tokens[s + j] = float(positive and any(x < ae and y > as_ for as_, ae in answers))
+                    out.append((w, lab, float(max(lab)), tokens))
         return out
 
     train = build(train_items)
     val = build(val_items) if val_articles else train
-    counts = {"train_questions": len(train_items), "train_windows": len(train), "val_questions": len(val_items),
+    counts = {"train_questions": len(train_items), "question_offset": offset, "train_windows": len(train), "val_questions": len(val_items),
               "val_windows": len(val), "val_articles": val_articles, "articles": len(articles)}
     return train, val, counts
 
@@ -105,32 +113,42 @@ def collate(batch: list[Example]) -> dict[str, Any]:
 
     from contextzip.engine import pad_batch
 
-    out = pad_batch([w.input_ids for w, _, _ in batch], 0)
-    out["token_type_ids"] = pad_batch([w.token_type_ids for w, _, _ in batch], 0)["input_ids"]
-    n_sent = max(len(w.spans) for w, _, _ in batch)
+    out = pad_batch([w.input_ids for w, *_ in batch], 0)
+    out["token_type_ids"] = pad_batch([w.token_type_ids for w, *_ in batch], 0)["input_ids"]
+    n_sent = max(len(w.spans) for w, *_ in batch)
     width = out["input_ids"].shape[1]
     pool = torch.zeros((len(batch), n_sent, width))
     labels = torch.zeros((len(batch), n_sent))
     mask = torch.zeros((len(batch), n_sent))
-    for r, (w, lab, _) in enumerate(batch):
+    span = torch.zeros((len(batch), width))
+    span_mask = torch.zeros((len(batch), width))
+    for r, (w, lab, _, tokens) in enumerate(batch):
         for k, (s, e) in enumerate(w.spans):
             pool[r, k, s:e] = 1.0 / max(1, e - s)
             labels[r, k] = lab[k]
             mask[r, k] = 1.0
+            span_mask[r, s:e] = 1.0
+        span[r, : len(tokens)] = torch.tensor(tokens)
     out["pool"], out["labels"], out["mask"] = pool, labels, mask
-    out["passage"] = torch.tensor([p for _, _, p in batch])
+    out["span"], out["span_mask"] = span, span_mask
+    out["passage"] = torch.tensor([p for _, _, p, _ in batch])
     return out
 
 
-def loss_of(model: Any, t: dict[str, Any]) -> tuple[Any, Any]:
-    """Sentence BCE (mean word-piece logit per sentence) + passage BCE; returns (loss, sentence logits)."""
+def loss_of(model: Any, t: dict[str, Any], span_weight: float = 0.0) -> tuple[Any, Any]:
+    """Sentence BCE (mean word-piece logit per sentence) + 0.5 x passage BCE + ``span_weight`` x answer-span
+    BCE over the passage's word pieces; returns (loss, sentence logits)."""
     import torch
 
-    keep, passage = model(t["input_ids"], t["attention_mask"], t["token_type_ids"])
+    keep, passage, span = model(t["input_ids"], t["attention_mask"], t["token_type_ids"])
     sent = torch.einsum("bt,bst->bs", keep, t["pool"])
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     s_loss = (bce(sent, t["labels"], reduction="none") * t["mask"]).sum() / t["mask"].sum()
-    return s_loss + 0.5 * bce(passage, t["passage"]), sent
+    loss = s_loss + 0.5 * bce(passage, t["passage"])
+    if span_weight:
+        m = t["span_mask"]
+        loss = loss + span_weight * (bce(span, t["span"], reduction="none") * m).sum() / m.sum().clamp(min=1)
+    return loss, sent
 
 
 def evaluate(model: Any, data: list[Example]) -> dict[str, float]:
@@ -147,7 +165,7 @@ def evaluate(model: Any, data: list[Example]) -> dict[str, float]:
             total += float(loss) * len(batch)
             n += len(batch)
             sent = sent.masked_fill(t["mask"] == 0, -1e9)
-            for r, (_, lab, p) in enumerate(batch):
+            for r, (_, lab, p, _) in enumerate(batch):
                 if p > 0:
                     positives += 1
                     hits += int(lab[int(sent[r].argmax())] > 0)
@@ -166,11 +184,18 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(SEED)
     base = resolve_model_path(CONFIG["base_model"])
     tokenizer = AutoTokenizer.from_pretrained(base)
-    config = {**CONFIG, "trainable_layers": args.trainable_layers, "max_length": args.max_length}
+    config = {**CONFIG, "trainable_layers": args.trainable_layers, "max_length": args.max_length,
+              "span": args.span_weight > 0}
     train_data, val_data, counts = squad_examples(args.squad, tokenizer, args.questions, args.val_articles, rng,
-                                                  args.max_length)
+                                                  args.max_length, args.question_offset)
     logger.info("data: %s", counts)
     model = build_relevance_model(base, config)
+    if args.init:  # a second stage: start from a saved model (e.g. add the answer-span head)
+        from contextzip.compressors.cross_encoder import load_relevance_model
+
+        _, init, init_config = load_relevance_model(args.init)
+        model.load_state_dict(init.state_dict())
+        config["init"] = {k: init_config.get(k) for k in ("steps", "train_questions", "val_top1", "seed")}
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     logger.info("trainable parameters: %d", sum(p.numel() for p in params))
@@ -202,7 +227,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 continue
             if step >= steps:
                 break
-            loss, _ = loss_of(model, collate(batch))
+            loss, _ = loss_of(model, collate(batch), args.span_weight)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -240,6 +265,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", default=None, help="resume from / save to this file")
     parser.add_argument("--checkpoint-every", type=int, default=50)
     parser.add_argument("--questions", type=int, default=4000, help="training questions (2+ windows each)")
+    parser.add_argument("--question-offset", type=int, default=0,
+                        help="skip the first N training questions (a second stage on fresh questions)")
     parser.add_argument("--val-articles", type=int, default=3,
                         help="articles held out for validation (0: validate on the training questions)")
     parser.add_argument("--epochs", type=int, default=1)
@@ -248,6 +275,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--trainable-layers", type=int, default=CONFIG["trainable_layers"])
     parser.add_argument("--max-length", type=int, default=CONFIG["max_length"])
+    parser.add_argument("--span-weight", type=float, default=1.0,
+                        help="weight of the answer-span loss (0: no span head, as the first stage)")
+    parser.add_argument("--init", default=None, help="start from this saved relevance model (a second stage)")
     parser.add_argument("--eval-first", action="store_true", help="also measure validation before training")
     return parser.parse_args(argv)
 

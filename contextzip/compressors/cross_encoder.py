@@ -30,12 +30,14 @@ import numpy as np
 from contextzip.engine import ScoringEngine, pad_batch
 from contextzip.model_registry import resolve_model_path
 from contextzip.models import LazyModel, cached_model
-from contextzip.relevance import document_title
+from contextzip.lexicon import answer_type, has_answer_type, lexical_terms
+from contextzip.relevance import bm25_scores, bridge_relevance, document_title, term_overlap
 from contextzip.scorers import Scored, Sentences
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RELEVANCE_CONFIG", "CrossEncoderScorer", "Window", "clean_title", "build_relevance_model", "explain_relevance_cut",
+__all__ = ["RELEVANCE_CONFIG", "CrossEncoderScorer", "CrossEncoderWeights", "Relevance", "SpanScored", "Window",
+           "answer_windows", "clean_title", "build_relevance_model", "explain_relevance_cut",
            "load_relevance_model", "pack_windows", "save_relevance_model", "sentence_scorer"]
 
 RELEVANCE_CONFIG = "contextzip_relevance.json"
@@ -52,6 +54,98 @@ class Window:
     token_type_ids: list[int]
     spans: list[tuple[int, int]]
     sentences: list[int]
+
+
+@dataclass(frozen=True)
+class CrossEncoderWeights:
+    """How a sentence's score mixes its keep probability (weight 1) with ``document`` x its document's relevance
+    (after ``bridge``: a document named by one of the two most relevant inherits that share of their relevance),
+    ``lexical`` x its BM25 + query-term coverage (mean, each in [0, 1]), ``answer_type`` when it holds the kind
+    of answer the question asks for and ``lead`` for a document's first sentence. Chosen on the tune split
+    (``training/tune_relevance.py``)."""
+
+    document: float = 0.5
+    bridge: float = 0.0
+    lexical: float = 0.0
+    answer_type: float = 0.0
+    lead: float = 0.0
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """One request's model outputs: sentence keep probabilities, document relevance (both in [0, 1]) and, from a
+    model with an answer-span head, each sentence's word pieces as document character spans with their
+    answer probabilities (``(starts, ends, probs)`` per sentence)."""
+
+    sentences: np.ndarray
+    documents: np.ndarray
+    answer_spans: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...] | None = None
+
+
+@dataclass(frozen=True)
+class SpanScored(Scored):
+    """Scores that also carry the answer-span probabilities of each sentence's word pieces (see
+    :class:`Relevance`), so a sentence too long to keep whole keeps the window around its likely answer."""
+
+    answer_spans: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...] | None = None
+
+
+def answer_windows(sentences: Sentences, scored: Scored) -> Any:
+    """A window function (see :func:`contextzip.budget.fit_budget`) that cuts a sentence to the run of word
+    pieces around its most likely answer piece, grown towards the likelier neighbour (the left on ties) while it
+    fits, snapped to whole words; ``None`` when ``scored`` has no answer spans."""
+    spans = getattr(scored, "answer_spans", None)
+    if spans is None:
+        return None
+    req = sentences.request
+    texts, counter = req.texts, req.counter
+    where = {(u.doc, u.start): k for k, u in enumerate(sentences.units)}
+    by_doc: dict[int, list[tuple[int, int]]] = {}
+    for k, u in enumerate(sentences.units):
+        by_doc.setdefault(u.doc, []).append((u.start, k))
+
+    def unit_of(doc: int, start: int) -> int | None:
+        if (doc, start) in where:
+            return where[(doc, start)]
+        best = [k for s, k in by_doc.get(doc, []) if s <= start]
+        return best[-1] if best else None
+
+    def window(doc: int, start: int, end: int, max_tokens: int) -> tuple[int, int]:
+        k = unit_of(doc, start)
+        if k is None:
+            return start, start
+        starts, ends, probs = spans[k]
+        inside = (starts >= start) & (ends <= end)
+        if not inside.any():
+            return start, start
+        a, b, p = starts[inside], ends[inside], probs[inside]
+        text = texts[doc]
+
+        def snap(i: int, j: int) -> tuple[int, int]:
+            x, y = int(a[i]), int(b[j])
+            while x > start and not text[x - 1].isspace():
+                x -= 1
+            while y < end and not text[y].isspace():
+                y += 1
+            return x, y
+
+        i = j = int(np.argmax(p))
+        x, y = snap(i, j)
+        if counter.count(text[x:y]) > max_tokens:
+            return start, start
+        while True:
+            left = p[i - 1] if i > 0 else -1.0
+            right = p[j + 1] if j + 1 < len(p) else -1.0
+            if left < 0 and right < 0:
+                break
+            ni, nj = (i - 1, j) if left >= right else (i, j + 1)
+            nx, ny = snap(ni, nj)
+            if counter.count(text[nx:ny]) > max_tokens:
+                break
+            i, j, x, y = ni, nj, nx, ny
+        return x, y
+
+    return window
 
 
 def clean_title(title: str) -> str:
@@ -104,17 +198,20 @@ def build_relevance_model(base_path: str, config: dict[str, Any]) -> Any:
             width = self.encoder.config.hidden_size
             self.keep_head = torch.nn.Linear(width, 1)
             self.passage_head = torch.nn.Linear(width, 1)
+            self.span_head = torch.nn.Linear(width, 1)
 
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> tuple[Any, Any]:
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> tuple[Any, Any, Any]:
+            """(keep logit per word piece, passage logit, answer-span logit per word piece)."""
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                                   token_type_ids=token_type_ids).last_hidden_state
-            return self.keep_head(hidden).squeeze(-1), self.passage_head(hidden[:, 0]).squeeze(-1)
+            return (self.keep_head(hidden).squeeze(-1), self.passage_head(hidden[:, 0]).squeeze(-1),
+                    self.span_head(hidden).squeeze(-1))
 
     model = Model()
     layers = len(model.encoder.encoder.layer)
     first = layers - int(config["trainable_layers"])
     for name, p in model.named_parameters():
-        p.requires_grad = name.startswith(("keep_head", "passage_head")) or any(
+        p.requires_grad = name.startswith(("keep_head", "passage_head", "span_head")) or any(
             name.startswith(f"encoder.encoder.layer.{i}.") for i in range(first, layers))
     return model
 
@@ -147,9 +244,11 @@ def load_relevance_model(folder: str) -> tuple[Any, Any, dict[str, Any]]:
     base = resolve_model_path(config["base_model"])
     model = build_relevance_model(base, config)
     state = load_file(os.path.join(folder, "model.safetensors"))
-    missing = set(state) - set(model.state_dict())
-    if missing:
-        raise ValueError(f"{folder}: weights for unknown parameters {sorted(missing)[:3]}")
+    unknown = set(state) - set(model.state_dict())
+    if unknown:
+        raise ValueError(f"{folder}: weights for unknown parameters {sorted(unknown)[:3]}")
+    if not config.get("span"):
+        state = {k: v for k, v in state.items() if not k.startswith("span_head")}
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     return AutoTokenizer.from_pretrained(base), model.eval(), config
 
@@ -186,26 +285,27 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class CrossEncoderScorer:
     """Sentence relevance from a cross-encoder (a :class:`~contextzip.scorers.SentenceScorer`).
 
-    A sentence's score is its keep probability (in [0, 1]) plus ``document_weight`` x its document's relevance;
-    ``min_relevance`` (a keep probability) is the cut-off below which no sentence is kept, even under budget.
+    A sentence's score is its keep probability (in [0, 1]) mixed with its document's relevance and lexical
+    priors (:class:`CrossEncoderWeights`); ``min_relevance`` (a keep probability) is the cut-off below which no
+    sentence but the best is kept, even under budget.
 
     Args:
         model_name_or_path: "contextzip-relevance" (default), a hub id or a local path of a Hugging Face
             cross-encoder / reranker.
         engine: the scoring engine (device, dtype, batching).
-        document_weight: weight of the document's relevance in a sentence's score.
+        weights: how the signals mix (:class:`CrossEncoderWeights`).
         max_length: word pieces per model input.
         use_titles: read ``metadata["title"]`` before a document's sentences.
         min_relevance: keep no sentence whose keep probability is below it (``None``: fill the budget).
     """
 
     def __init__(self, model_name_or_path: str = DEFAULT_MODEL, *, engine: ScoringEngine | None = None,
-                 document_weight: float = 0.5, max_length: int | None = None, use_titles: bool = True,
+                 weights: CrossEncoderWeights | None = None, max_length: int | None = None, use_titles: bool = True,
                  min_relevance: float | None = None) -> None:
         if min_relevance is not None and not 0.0 <= float(min_relevance) <= 1.0:
             raise ValueError(f"min_relevance must be in [0, 1] or None, but got {min_relevance!r}")
         self.model = _Loaded(model_name_or_path, engine or ScoringEngine())
-        self.document_weight = float(document_weight)
+        self.weights = weights or CrossEncoderWeights()
         self._max_length = max_length
         self.use_titles = use_titles
         self.min_relevance = None if min_relevance is None else float(min_relevance)
@@ -247,37 +347,50 @@ class CrossEncoderScorer:
                 out.append(Scored(1.0 - np.arange(n) / max(1, n) + b.first_in_doc(), None,
                                   "query-free: no question to cross-encode; lead sentences first"))
             else:
-                p, d = next(it)
-                out.append(self.combine(b, p, d))
+                out.append(self.combine(b, next(it)))
         return out
 
-    def combine(self, b: Sentences, p: np.ndarray, d: np.ndarray) -> Scored:
-        """One request's scores from its sentence keep probabilities ``p`` and document relevance ``d``: with
-        ``min_relevance``, sentences under it (all but the best) score -1 and the cut-off is -0.5."""
-        score = p + self.document_weight * d[b.doc_of()]
+    def combine(self, b: Sentences, rel: Relevance) -> Scored:
+        """One request's scores from its model outputs: with ``min_relevance``, sentences whose keep probability
+        is under it (all but the best) score -1 and the cut-off is -0.5."""
+        p, d = rel.sentences, rel.documents
+        w = self.weights
+        doc = d
+        if w.bridge:
+            titles = [document_title(x.metadata) for x in b.request.documents]
+            doc = bridge_relevance(d, b.request.texts, titles, w.bridge)
+        score = p + w.document * doc[b.doc_of()]
+        query = b.request.query or ""
+        if w.lexical:
+            views = self._views(b)
+            score = score + w.lexical * (bm25_scores(query, views) + term_overlap(query, views)) / 2
+        if w.answer_type:
+            kind, terms = answer_type(query), set(lexical_terms(query))
+            score = score + w.answer_type * np.asarray([has_answer_type(t, kind, terms) for t in b.texts], float)
+        if w.lead:
+            score = score + w.lead * b.first_in_doc()
         cut = None
         if self.min_relevance is not None:
             below = p < self.min_relevance
             below[int(np.argmax(p))] = False  # the best sentence always may stay
             score = np.where(below, -1.0, score)
             cut = -0.5
-        return Scored(score, d, f"cross-encoder ({self.model.model_name_or_path})", cut)
+        return SpanScored(score, d, f"cross-encoder ({self.model.model_name_or_path})", cut, rel.answer_spans)
 
-    def probabilities(self, batches: Sequence[Sentences]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per request (each with a question and sentences): sentence keep probabilities and document
-        relevance, in [0, 1], every model input of every request in one engine pass."""
+    def probabilities(self, batches: Sequence[Sentences]) -> list[Relevance]:
+        """Per request (each with a question and sentences) its :class:`Relevance`, every model input of every
+        request in one engine pass."""
         batches = list(batches)
         if not batches:
             return []
         self.warm_up()
-        probs, docs = self._windowed(batches) if self.config is not None else self._pairs(batches)
-        return list(zip(probs, docs, strict=True))
+        return self._windowed(batches) if self.config is not None else self._pairs(batches)
 
     def _views(self, b: Sentences) -> list[str]:
         titles = [clean_title(document_title(d.metadata)) if self.use_titles else "" for d in b.request.documents]
         return [f"{titles[u.doc]}: {t}" if titles[u.doc] else t for u, t in zip(b.units, b.texts, strict=True)]
 
-    def _pairs(self, batches: list[Sentences]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def _pairs(self, batches: list[Sentences]) -> list[Relevance]:
         tokenizer, model = self.model.tokenizer, self.model.model
         queries: list[str] = []
         views: list[str] = []
@@ -286,7 +399,7 @@ class CrossEncoderScorer:
             views.extend(v)
             queries.extend([b.request.query or ""] * len(v))
         if not views:
-            return [], []
+            return []
         enc = tokenizer(queries, views, truncation="only_second", max_length=self.max_length)
         ids = enc["input_ids"]
         # XLM-RoBERTa rerankers (bge-reranker) have one token type: pass types only to models that use them
@@ -310,22 +423,24 @@ class CrossEncoderScorer:
         rows = self.engine.run(list(range(len(ids))), lengths=[len(x) for x in ids], collate=collate,
                                forward=forward, desc="Cross-encoding")
         flat = np.asarray([float(r) for r in rows])
-        probs, docs, start = [], [], 0
+        out, start = [], 0
         for b in batches:
             p = flat[start: start + len(b.units)]
             start += len(b.units)
             d = np.zeros(len(b.request.documents))
             np.maximum.at(d, b.doc_of(), p)
-            probs.append(p)
-            docs.append(d)
-        return probs, docs
+            out.append(Relevance(p, d))
+        return out
 
-    def _windowed(self, batches: list[Sentences]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def _windowed(self, batches: list[Sentences]) -> list[Relevance]:
         tokenizer, model = self.model.tokenizer, self.model.model
+        span = bool((self.config or {}).get("span"))
         texts = [t for b in batches for t in b.texts]
         titles = sorted({clean_title(document_title(d.metadata)) for b in batches for d in b.request.documents})
         queries = sorted({b.request.query or "" for b in batches})
-        enc = tokenizer([*texts, *[f"{t}:" for t in titles], *queries], add_special_tokens=False)["input_ids"]
+        encoded = tokenizer([*texts, *[f"{t}:" for t in titles], *queries], add_special_tokens=False,
+                            return_offsets_mapping=span)
+        enc = encoded["input_ids"]
         sent_ids = enc[: len(texts)]
         title_ids = dict(zip(titles, enc[len(texts): len(texts) + len(titles)], strict=True))
         query_ids = dict(zip(queries, enc[len(texts) + len(titles):], strict=True))
@@ -352,19 +467,27 @@ class CrossEncoderScorer:
             return out
 
         def forward(t: dict[str, Any]) -> Any:
-            keep, passage = model(**t)
-            return [(k.float(), float(p)) for k, p in zip(keep, passage, strict=True)]
+            keep, passage, answer = model(**t)
+            return [(k.float(), float(p), a.float()) for k, p, a in zip(keep, passage, answer, strict=True)]
 
         rows = self.engine.run(windows, lengths=[len(w.input_ids) for _, _, w in windows], collate=collate,
                                forward=forward, desc="Cross-encoding")
         probs = [np.zeros(len(b.units)) for b in batches]
         docs = [np.zeros(len(b.request.documents)) for b in batches]
-        for (r, d, w), (keep, passage) in zip(windows, rows, strict=True):
-            logits = keep.numpy()
+        spans: list[list[Any]] = [[None] * len(b.units) for b in batches]
+        first = np.cumsum([0] + [len(b.units) for b in batches])
+        for (r, d, w), (keep, passage, answer) in zip(windows, rows, strict=True):
+            logits, answer_p = keep.numpy(), _sigmoid(answer.numpy())
             for (s, e), k in zip(w.spans, w.sentences, strict=True):
                 probs[r][k] = float(_sigmoid(logits[s:e].mean()))
+                if span:
+                    unit = batches[r].units[k]
+                    off = np.asarray(encoded["offset_mapping"][first[r] + k][: e - s], dtype=np.int64).reshape(-1, 2)
+                    spans[r][k] = (unit.start + off[:, 0], unit.start + off[:, 1], answer_p[s: s + len(off)])
             docs[r][d] = max(docs[r][d], float(_sigmoid(passage)))
-        return probs, docs
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+        return [Relevance(p, dd, tuple(x if x is not None else empty for x in sp) if span else None)
+                for p, dd, sp in zip(probs, docs, spans, strict=True)]
 
 
 def sentence_scorer(scorer: Any, engine: ScoringEngine, min_relevance: float | None = None) -> Any:

@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from contextzip.compressors.cross_encoder import CrossEncoderScorer, build_relevance_model, save_relevance_model
+from contextzip.compressors.cross_encoder import (
+    CrossEncoderScorer,
+    Relevance,
+    build_relevance_model,
+    save_relevance_model,
+)
 from contextzip.compressors.pipeline import CoarseToFineCompressor
 from contextzip.compressors.query_guided import QueryGuidedCompressor
 from contextzip.model_registry import resolve_model_path
@@ -44,7 +49,8 @@ def test_hub_cross_encoder_classes_plug_in(tmp_path, kind: str, num_labels: int)
     for comp in (QueryGuidedCompressor(scorer=scorer), CoarseToFineCompressor(sentence_scorer=path)):
         result = comp.compress(DOCS, QUERY, target_tokens=12)
         assert 0 < result.compressed_tokens <= 12
-    (p, d), = scorer.probabilities([_sentences()])
+    rel, = scorer.probabilities([_sentences()])
+    p, d = rel.sentences, rel.documents
     assert ((p >= 0) & (p <= 1)).all() and d.shape == (2,) and d.max() == pytest.approx(p.max())
     assert scorer.trained_on == ()
 
@@ -65,8 +71,8 @@ class _Fixed(CrossEncoderScorer):
         return None
 
     def probabilities(self, batches):  # type: ignore[no-untyped-def]
-        return [(np.where(b.first_in_doc(), 0.9, 0.1) * np.where(b.doc_of() == 0, 1.0, 0.5),
-                 np.asarray([0.9, 0.2])) for b in batches]
+        return [Relevance(np.where(b.first_in_doc(), 0.9, 0.1) * np.where(b.doc_of() == 0, 1.0, 0.5),
+                          np.asarray([0.9, 0.2])) for b in batches]
 
 
 def test_min_relevance_drops_irrelevant_within_budget() -> None:
@@ -84,13 +90,42 @@ def test_min_relevance_drops_irrelevant_within_budget() -> None:
 def test_relevance_model_windows_and_in_sample(tmp_path, data_dir) -> None:
     from contextzip.eval.runner import run_eval
 
-    config = {"base_model": "minilm", "trainable_layers": 1, "max_length": 64, "eval_sets_trained_on": ["squad"]}
+    config = {"base_model": "minilm", "trainable_layers": 1, "max_length": 64, "eval_sets_trained_on": ["squad"],
+              "span": True}
     save_relevance_model(build_relevance_model(resolve_model_path("minilm"), config), config, str(tmp_path))
     scorer = CrossEncoderScorer(str(tmp_path))
-    (p, d), = scorer.probabilities([_sentences()])
+    rel, = scorer.probabilities([_sentences()])
+    p, d = rel.sentences, rel.documents
     assert p.shape == (6,) and d.shape == (2,) and ((p > 0) & (p < 1)).all()
+    starts, ends, probs = rel.answer_spans[0]  # the first sentence's word pieces, as document characters
+    assert DOCS[0].text[starts[0]:ends[0]] == "paris" or DOCS[0].text[starts[0]:ends[0]] == "Paris"
+    assert len(starts) == len(probs) and ends[-1] <= len(DOCS[0].text)
+    short = QueryGuidedCompressor(scorer=scorer).compress(DOCS, QUERY, target_tokens=4)  # windows around answers
+    assert 0 < short.compressed_tokens <= 4
     comp = QueryGuidedCompressor(scorer=scorer)
     squad, _ = run_eval("squad", comp, rate=0.25, limit=2, data_dir=str(data_dir))
     nq, _ = run_eval("nq", comp, rate=0.25, limit=2, data_dir=str(data_dir), split="report")
     assert squad["in_sample"] is True and nq["in_sample"] is False and nq["split"] == "report"
     assert squad["budget_violations"] == 0
+
+
+def test_answer_window_grows_around_the_likely_answer() -> None:
+    from contextzip.budget import Unit
+    from contextzip.compressors.cross_encoder import SpanScored, answer_windows
+    from contextzip.scorers import Sentences
+    from contextzip.tokens import get_token_counter
+    from contextzip.types import CompressionRequest
+
+    text = "The first Nobel Prize in Physics went to Wilhelm Conrad Röntgen in 1901 for his discovery."
+    counter = get_token_counter(None)
+    req = CompressionRequest((Document(text),), "who got the first nobel prize in physics", 6,
+                             counter.count(text), (counter.count(text),), counter, "\n\n")
+    words = [(m.start(), m.end()) for m in __import__("re").finditer(r"\S+", text)]
+    starts = np.asarray([s for s, _ in words])
+    ends = np.asarray([e for _, e in words])
+    probs = np.asarray([0.9 if text[s:e] in ("Wilhelm", "Conrad", "Röntgen") else 0.01 for s, e in words])
+    sentences = Sentences(req, (Unit(0, 0, len(text)),), (text,))
+    window = answer_windows(sentences, SpanScored(np.ones(1), None, "", None, ((starts, ends, probs),)))
+    s, e = window(0, 0, len(text), 6)
+    assert "Wilhelm Conrad Röntgen" in text[s:e] and counter.count(text[s:e]) <= 6
+    assert answer_windows(sentences, SpanScored(np.ones(1))) is None
