@@ -9,13 +9,14 @@ A compressor scores *units* (sentences, words, phrases: character spans of its d
 3. the rest of the ranking is walked once: a unit that still fits whole is added; with a ``window`` function,
    a unit that does not fit keeps its best window when at least ``partial_share`` of it can stay (the best
    unit always can);
-4. with a ``window`` function, leftover budget goes to a window of the best unit not kept whole, cut inside a
-   word only if that is what it takes to use 95% of the budget;
+4. with a ``window`` function, leftover budget goes to a window of the best unit not kept whole (cut inside a
+   word, to use 95% of the budget, only with ``cut_inside_words=True``);
 5. when no unit fits whole (one longer than the budget: a run of text without spaces), the best unit's head is
    kept, cut at a token boundary.
 
-Every count is of the rendered text (:mod:`contextzip.render`) with the real token counter, so the output never
-exceeds the budget and, when the input is larger, fills it as far as whole units allow.
+Every count is of the rendered text (:mod:`contextzip.render`, with the elision marker when one is given) with the
+real token counter, so the output never exceeds the budget. It uses at least 95% of it, or the next whole unit
+(or window) would not fit: then ``Fit.reason`` says so.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class Fit:
     doc_full: list[bool]
     kept: tuple[KeptSpan, ...]
     threshold: float | None
+    reason: str | None = None
 
 
 def top_within(costs: Sequence[int], scores: np.ndarray, limit: int, min_score: float | None = None) -> list[int]:
@@ -132,9 +134,9 @@ class _Fitter:
     """The state of one :func:`fit_budget` call: pieces kept so far (unit, start, end) and their rendering."""
 
     def __init__(self, doc_texts: Sequence[str], units: Sequence[Unit], budget: int, counter: TokenCounter,
-                 separator: str, doc_order: Sequence[int] | None) -> None:
+                 separator: str, doc_order: Sequence[int] | None, elision: str | None = None) -> None:
         self.doc_texts, self.units, self.budget = doc_texts, units, budget
-        self.counter, self.separator, self.doc_order = counter, separator, doc_order
+        self.counter, self.separator, self.doc_order, self.elision = counter, separator, doc_order, elision
         self.pieces: list[tuple[int, int, int]] = []
         self.text, self.per_doc, self.n = "", [""] * len(doc_texts), 0
 
@@ -142,7 +144,7 @@ class _Fitter:
         kept: dict[int, list[tuple[int, int]]] = {}
         for i, s, e in pieces:
             kept.setdefault(self.units[i].doc, []).append((s, e))
-        text, per_doc = render_documents(self.doc_texts, kept, self.separator, self.doc_order)
+        text, per_doc = render_documents(self.doc_texts, kept, self.separator, self.doc_order, self.elision)
         return text, per_doc, self.counter.count(text)
 
     def accept(self, pieces: list[tuple[int, int, int]], rendered: tuple[str, list[str], int]) -> None:
@@ -188,6 +190,8 @@ def fit_budget(
     min_score: float | None = None,
     forced: Sequence[bool] | np.ndarray | None = None,
     doc_order: Sequence[int] | None = None,
+    elision: str | None = None,
+    cut_inside_words: bool = False,
     max_fill_tries: int = 64,
 ) -> Fit:
     """Keep the best units within ``budget`` tokens (see the module docstring).
@@ -200,6 +204,9 @@ def fit_budget(
         min_score: units scoring below it are never kept (a relevance cut-off); forced units always may be.
         forced: units ranked before all others (``force_tokens``, names the caller must keep).
         doc_order: the order documents appear in the output (input order by default).
+        elision: the marker rendered between kept pieces that are apart in a document (counted in the budget).
+        cut_inside_words: with a ``window``, cut a unit's head inside a word when that is what it takes to use
+            95% of the budget (off: pieces end at the window's own boundaries).
         max_fill_tries: the most trial renderings that fail to fit, spent filling after the prefix.
     """
     if budget < 0:
@@ -215,7 +222,7 @@ def fit_budget(
     if min_score is not None:
         order = order[force[order] | (score[order] >= min_score)]
     eligible: list[int] = order.tolist()
-    state = _Fitter(doc_texts, units, budget, counter, separator, doc_order)
+    state = _Fitter(doc_texts, units, budget, counter, separator, doc_order, elision)
     if not eligible or budget == 0:
         return _result(state, units, score, None)
     costs = np.maximum(1, np.asarray(counter.count_many(
@@ -252,7 +259,7 @@ def fit_budget(
     # 4. Leftover budget: a window of the best unit not kept whole; inside a word only to reach 95%.
     if window is not None and state.n < budget:
         char_window = head_window(doc_texts, counter, word_boundary=False)
-        for fn in (window, char_window):
+        for fn in (window, char_window) if cut_inside_words else (window,):
             if fn is char_window and state.n >= MIN_BUDGET_USE * budget:
                 break
             for i in eligible:
@@ -263,8 +270,8 @@ def fit_budget(
                 if current is not None and (current[1], current[2]) == (u.start, u.end):
                     continue
                 room = budget - state.n + (counter.count(doc_texts[u.doc][current[1]:current[2]]) if current else 0)
-                if state.try_window(i, fn, room, current) and (fn is window or state.n >= MIN_BUDGET_USE * budget):
-                    break  # one window per pass (the best unit that could take one), more only to reach 95%
+                if state.try_window(i, fn, room, current) and state.n >= MIN_BUDGET_USE * budget:
+                    break  # windows of the best units that can take one, until 95% of the budget is used
     # 5. Nothing fits whole (a unit longer than the budget, such as text without spaces): the best unit's head,
     #    cut at a token boundary.
     if not state.pieces and budget > 0:
@@ -273,6 +280,10 @@ def fit_budget(
 
 
 def _result(state: _Fitter, units: Sequence[Unit], score: np.ndarray, threshold: float | None) -> Fit:
+    reason = None
+    if state.n < MIN_BUDGET_USE * state.budget and len(state.pieces) < len(units):
+        reason = (f"{state.n} of {state.budget} tokens used: the next whole unit (or the best window of one) "
+                  "would not fit in what is left")
     n_docs = len(state.doc_texts)
     units_per_doc = np.bincount([u.doc for u in units], minlength=n_docs) if units else np.zeros(n_docs, int)
     whole = [units[i].doc for i, s, e in state.pieces if (s, e) == (units[i].start, units[i].end)]
@@ -280,4 +291,4 @@ def _result(state: _Fitter, units: Sequence[Unit], score: np.ndarray, threshold:
     doc_full = [bool(units_per_doc[d] > 0 and whole_per_doc[d] == units_per_doc[d]) for d in range(n_docs)]
     kept = tuple(KeptSpan(units[i].doc, s, e) for i, s, e in sorted(state.pieces, key=lambda p: (units[p[0]].doc, p[1])))
     return Fit(text=state.text, tokens=state.n, doc_texts=state.per_doc, doc_full=doc_full, kept=kept,
-               threshold=threshold)
+               threshold=threshold, reason=reason)

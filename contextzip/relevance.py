@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from contextzip.lexicon import NAME_TYPES, answer_type, lexical_terms, type_pattern
+from contextzip.lexicon import NAME_TYPES, answer_type, lexical_terms, proximity, type_pattern
+from contextzip.segment import Span
 from contextzip.tokens import TokenCounter
 
 
@@ -48,30 +49,15 @@ def term_overlap(query: str, passages: Sequence[str]) -> np.ndarray:
     return np.asarray([len(q & set(lexical_terms(p))) / len(q) for p in passages], dtype=np.float64)
 
 
-def query_window(
-    text: str,
-    query: str | None,
-    max_tokens: int,
-    counter: TokenCounter,
-) -> tuple[int, int]:
-    """The contiguous run of whole words of ``text`` that best answers ``query`` within ``max_tokens``.
-
-    The token-level step of coarse-to-fine compression, for a sentence too long to keep whole. Each word weighs
-    what it is likely to add for a reader who already has the question: content words 1, numbers and names more,
-    function words little, and the query's own words little (the reader knows them) though words near them weigh
-    more (answers sit next to the question's terms). The window with the largest total weight that fits wins.
-    Returns character offsets into ``text``; (0, 0) when not even one word fits.
-    """
-    from contextzip.segment import split_words
-
-    words = split_words(text)
-    if not words or max_tokens <= 0:
-        return 0, 0
+def word_weights(words: Sequence[Span], query: str | None) -> np.ndarray:
+    """What each word is likely to add for a reader who already has the question: content words 1, numbers and
+    names more, function words little, and the query's own words little (the reader knows them) though words near
+    them weigh more (answers sit next to the question's terms)."""
     q_terms = set(lexical_terms(query or ""))
     kind = answer_type(query)
     pattern = type_pattern(kind)
     terms = [lexical_terms(w.text) for w in words]
-    is_query = np.asarray([bool(t) and all(x in q_terms for x in t) for t in terms])
+    is_query = np.asarray([bool(t) and all(x in q_terms for x in t) for t in terms], dtype=bool)
     weights = np.empty(len(words))
     for k, (w, t) in enumerate(zip(words, terms, strict=True)):
         if not t:
@@ -87,33 +73,27 @@ def query_window(
             ):
                 weights[k] += 1.0
     if is_query.any():
-        positions = np.flatnonzero(is_query)
-        distance = np.abs(np.arange(len(words))[:, None] - positions[None, :]).min(axis=1)
-        weights *= 1.0 + np.exp(-distance / 4.0)
-    costs = counter.count_many([" " + w.text for w in words])
-    best, best_span = -1.0, (0, -1)
-    lo, total_w, total_c = 0, 0.0, 0
-    for hi in range(len(words)):
-        total_w += weights[hi]
-        total_c += costs[hi]
-        while total_c > max_tokens and lo <= hi:
-            total_w -= weights[lo]
-            total_c -= costs[lo]
-            lo += 1
-        if lo <= hi and total_w > best:
-            best, best_span = total_w, (lo, hi)
-    lo, hi = best_span
-    if hi < lo:
+        weights *= 1.0 + proximity(len(words), np.flatnonzero(is_query))
+    return weights
+
+
+def query_window(
+    text: str,
+    query: str | None,
+    max_tokens: int,
+    counter: TokenCounter,
+) -> tuple[int, int]:
+    """The contiguous run of whole words of ``text`` that best answers ``query`` within ``max_tokens`` (words
+    weighted by :func:`word_weights`). Word-level: sentence compressors cut at clauses instead
+    (:func:`contextzip.clauses.clause_window`). Returns character offsets; (0, 0) when not even one word fits.
+    """
+    from contextzip.clauses import best_run
+    from contextzip.segment import split_words
+
+    words = split_words(text)
+    if not words or max_tokens <= 0:
         return 0, 0
-    # Per-word counts approximate the joined count: shrink from the lighter end until it provably fits.
-    while lo <= hi and counter.count(text[words[lo].start:words[hi].end]) > max_tokens:
-        if weights[lo] <= weights[hi]:
-            lo += 1
-        else:
-            hi -= 1
-    if hi < lo:
-        return 0, 0
-    return words[lo].start, words[hi].end
+    return best_run(text, words, word_weights(words, query), max_tokens, counter)
 
 
 def document_title(metadata: object) -> str:

@@ -2,27 +2,34 @@
 
 Every extractive compressor decides *which* character spans of each document to keep; this module alone turns
 those spans into text. Adjacent spans keep the whitespace between them exactly as in the source; spans that
-are apart are joined by one space, or by a line break when the dropped stretch held one. Documents are joined
-by the compressor's separator, in input order or in a given order.
+are apart are joined by the elision marker when one is given (sentence-level compressors show " … " where text
+was dropped, so a reader can tell), else by one space, or a line break when the dropped stretch held one.
+Documents are joined by the compressor's separator, in input order or in a given order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["render_documents", "render_spans"]
+__all__ = ["ELISION", "render_documents", "render_spans"]
+
+ELISION = " … "  # the default marker between kept pieces that are not adjacent in the source
 
 
-def render_spans(source: str, pieces: Sequence[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
-    """Join the sorted, non-overlapping ``(start, end)`` spans of ``source``; also returns where each piece
-    lies in the joined text."""
+def render_spans(source: str, pieces: Sequence[tuple[int, int]],
+                 elision: str | None = None) -> tuple[str, list[tuple[int, int]]]:
+    """Join the sorted, non-overlapping ``(start, end)`` spans of ``source`` (``elision`` between pieces that
+    are apart); also returns where each piece lies in the joined text."""
     out: list[str] = []
     where: list[tuple[int, int]] = []
     prev_end, length = None, 0
     for start, end in pieces:
         if prev_end is not None:
             gap = source[prev_end:start]
-            joint = gap if gap.strip() == "" else ("\n" if "\n" in gap else " ")  # contiguous: as in the source
+            if gap.strip() == "":  # contiguous: as in the source
+                joint = gap
+            else:
+                joint = elision if elision is not None else ("\n" if "\n" in gap else " ")
             out.append(joint)
             length += len(joint)
         out.append(source[start:end])
@@ -37,12 +44,13 @@ def render_documents(
     kept: Mapping[int, Sequence[tuple[int, int]]],
     separator: str,
     doc_order: Sequence[int] | None = None,
+    elision: str | None = None,
 ) -> tuple[str, list[str]]:
     """Render the kept spans of every document; returns the joined text and each document's text ("" when
     nothing of it was kept). ``doc_order`` sets the order documents appear in (input order by default)."""
     per_doc = []
     for d, source in enumerate(doc_texts):
         pieces = sorted(kept.get(d, ()))
-        per_doc.append(render_spans(source, pieces)[0] if pieces else "")
+        per_doc.append(render_spans(source, pieces, elision)[0] if pieces else "")
     order = range(len(doc_texts)) if doc_order is None else doc_order
     return separator.join(per_doc[d] for d in order if per_doc[d]), per_doc

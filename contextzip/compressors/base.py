@@ -103,6 +103,9 @@ class BaseCompressor:
 
     name: ClassVar[str] = "base"
     uses_query: ClassVar[bool] = False
+    #: the marker an extractive compressor puts where it dropped text (``None``: none); faithfulness checks
+    #: skip it
+    elision: str | None = None
     #: ``True`` for compressors that also act on input within the budget (the abstractive relevance gate):
     #: every request then reaches ``_compress_batch``.
     compresses_within_budget: ClassVar[bool] = False
@@ -228,7 +231,7 @@ class BaseCompressor:
         if reason is None and not out.text and req.original_tokens == 0:
             reason = "input is empty"
         elif reason is None and n < 0.95 * req.budget and n < req.original_tokens:
-            reason = "the units that fit left part of the budget unused"
+            reason = f"{n} of {req.budget} tokens used: the next whole unit would not fit in what is left"
         return CompressionResult(
             text=out.text, original_tokens=req.original_tokens, compressed_tokens=n, target_tokens=req.budget,
             documents=docs, compressor=self.name, query=req.query, strategy=out.strategy,

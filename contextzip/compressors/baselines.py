@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from contextzip.budget import head_window
+from contextzip.budget import WindowFn
+from contextzip.clauses import head_clauses
 from contextzip.compressors.extractive import SentenceSelectionCompressor
 from contextzip.engine import ScoringEngine
 from contextzip.models import SentenceEmbedder
@@ -23,9 +24,15 @@ __all__ = ["BM25SentenceCompressor", "BM25SentenceScorer", "EmbeddingSentenceCom
            "EmbeddingSentenceScorer", "RandomSentenceCompressor", "RandomSentenceScorer", "head_windows"]
 
 
-def head_windows(request: CompressionRequest):  # type: ignore[no-untyped-def]
-    """The baselines' way to cut a sentence that does not fit whole: keep its head."""
-    return head_window(request.texts, request.counter)
+def head_windows(request: CompressionRequest) -> WindowFn:
+    """The baselines' way to cut a sentence that does not fit whole: keep its head of whole clauses."""
+    texts, counter = request.texts, request.counter
+
+    def window(doc: int, start: int, end: int, max_tokens: int) -> tuple[int, int]:
+        s, e = head_clauses(texts[doc][start:end], max_tokens, counter)
+        return start + s, start + e
+
+    return window
 
 
 def _position(b: Sentences) -> Scored:

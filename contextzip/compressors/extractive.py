@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from contextzip.budget import Unit, WindowFn, fit_budget
 from contextzip.compressors.base import BaseCompressor, CompressedOutput
+from contextzip.render import ELISION
 from contextzip.scorers import Scored, Sentences, SentenceScorer
 from contextzip.segment import split_sentences
 from contextzip.types import CompressionRequest
@@ -35,16 +36,19 @@ def segment_sentences(request: CompressionRequest) -> Sentences:
     return Sentences(request, tuple(units), tuple(texts))
 
 
-def select_sentences(sentences: Sentences, scored: Scored, window: WindowFn | None = None) -> CompressedOutput:
+def select_sentences(sentences: Sentences, scored: Scored, window: WindowFn | None = None,
+                     elision: str | None = ELISION) -> CompressedOutput:
     """The select and render stages: the best sentences of one scored request within its budget, in source
-    order; with a ``window``, a sentence that does not fit whole may keep its best window."""
+    order, ``elision`` between kept pieces that are apart; with a ``window``, a sentence that does not fit whole
+    may keep its best window (of whole clauses, for the built-in windows)."""
     req = sentences.request
     fit = fit_budget(req.texts, sentences.units, scored.unit_scores, req.budget, req.counter, req.separator,
-                     window=window, min_score=scored.min_score)
+                     window=window, min_score=scored.min_score, elision=elision)
     doc_scores = [float(x) for x in scored.doc_scores] if scored.doc_scores is not None else None
     return CompressedOutput(
         text=fit.text, document_texts=fit.doc_texts, document_full=fit.doc_full, scores=doc_scores,
         strategy=scored.strategy, tokens=fit.tokens, kept_spans=fit.kept, threshold=fit.threshold,
+        under_budget_reason=fit.reason,
     )
 
 
@@ -55,11 +59,17 @@ class SentenceSelectionCompressor(BaseCompressor):
         scorer: scores the sentences of all requests of a call in one batched pass.
         window: a function from a request to how a sentence that does not fit whole is cut (``None``: whole
             sentences only).
+        elision: the marker shown where text was dropped between kept pieces (counted in the budget); ``None``
+            joins them with a plain space.
         token_counter, separator: see :class:`~contextzip.compressors.base.BaseCompressor`.
     """
 
-    def __init__(self, scorer: SentenceScorer, *, window: WindowFactory | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, scorer: SentenceScorer, *, window: WindowFactory | None = None,
+                 elision: str | None = ELISION, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
+        if elision is not None and not isinstance(elision, str):
+            raise TypeError(f"elision must be a str or None, but got {type(elision).__name__}")
+        self.elision = elision
         if not isinstance(scorer, SentenceScorer):
             raise TypeError(f"scorer must implement SentenceScorer (score_sentences, warm_up), but got {scorer!r}")
         self.scorer = scorer
@@ -71,5 +81,5 @@ class SentenceSelectionCompressor(BaseCompressor):
     def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
         sentences = [segment_sentences(r) for r in requests]
         scored = self.scorer.score_sentences(sentences)
-        return [select_sentences(s, sc, self.window(s.request) if self.window else None)
+        return [select_sentences(s, sc, self.window(s.request) if self.window else None, self.elision)
                 for s, sc in zip(sentences, scored, strict=True)]

@@ -19,11 +19,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from contextzip.budget import WindowFn
-from contextzip.compressors.extractive import SentenceSelectionCompressor
+from contextzip.clauses import clause_window
+from contextzip.compressors.base import CompressedOutput
+from contextzip.compressors.cross_encoder import DEFAULT_MODEL as DEFAULT_RELEVANCE_MODEL
+from contextzip.compressors.cross_encoder import answer_windows, explain_relevance_cut, sentence_scorer
+from contextzip.compressors.extractive import SentenceSelectionCompressor, segment_sentences, select_sentences
 from contextzip.engine import ScoringEngine
 from contextzip.lexicon import answer_type, has_answer_type, lexical_terms
 from contextzip.models import SentenceEmbedder
@@ -35,7 +40,8 @@ from contextzip.relevance import (
     query_window,
     term_overlap,
 )
-from contextzip.scorers import Scored, Sentences, TextEmbedder
+from contextzip.render import ELISION
+from contextzip.scorers import Scored, Sentences, SentenceScorer, TextEmbedder
 from contextzip.types import CompressionRequest
 
 logger = logging.getLogger(__name__)
@@ -60,12 +66,22 @@ class QueryGuidedWeights:
 
 
 def query_windows(request: CompressionRequest) -> WindowFn:
-    """How query-guided compression cuts a sentence too long to keep whole: its best window of words for the
-    question (see :func:`contextzip.relevance.query_window`)."""
+    """How query-guided compression cuts a sentence too long to keep whole: its best run of whole clauses for
+    the question (see :func:`contextzip.clauses.clause_window`), so no piece ends inside a number or a name."""
+    return _windows(request, clause_window)
+
+
+def query_word_windows(request: CompressionRequest) -> WindowFn:
+    """The word-level alternative (``windows="words"``): the best run of whole words for the question (see
+    :func:`contextzip.relevance.query_window`); fills the budget more tightly, reads less well."""
+    return _windows(request, query_window)
+
+
+def _windows(request: CompressionRequest, best: Any) -> WindowFn:
     texts, counter, query = request.texts, request.counter, request.query
 
     def window(doc: int, start: int, end: int, max_tokens: int) -> tuple[int, int]:
-        s, e = query_window(texts[doc][start:end], query, max_tokens, counter)
+        s, e = best(texts[doc][start:end], query, max_tokens, counter)
         return start + s, start + e
 
     return window
@@ -191,6 +207,9 @@ class QueryGuidedScorer:
         return Scored(score, doc_scores, "query-free: centrality (MiniLM) + lead-sentence prior")
 
 
+_WINDOWS = {"clauses": query_windows, "words": query_word_windows}
+
+
 class QueryGuidedCompressor(SentenceSelectionCompressor):
     """The default compressor: query-aware, coarse to fine, exact budget, faithful (whole sentences, in order).
 
@@ -204,8 +223,19 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         batch_size: sentences per forward pass (``None``: 8 on CPU, 64 on accelerators).
         weights: how the relevance signals mix (:class:`QueryGuidedWeights`).
         use_titles: prepend ``metadata["title"]`` to sentences and documents when embedding them.
-        fill_budget: fill leftover budget with the best window of a sentence that no longer fits whole.
+        fill_budget: fill leftover budget with the best window of a sentence that no longer fits whole
+            (``False``: whole sentences only).
+        windows: what such a window is made of: "clauses" (default: pieces end at a sentence or clause boundary,
+            never inside a number or a name) or "words" (tighter fill, word-level fragments).
+        elision: the marker shown where text was dropped between kept pieces (" … " by default, counted in the
+            budget); ``None`` joins them with a plain space.
         embedder: any :class:`~contextzip.scorers.TextEmbedder` to use (and share) instead of loading one.
+        scorer: the sentence scorer instead of the dense + BM25 one: a model name or path ("contextzip-relevance",
+            a Hugging Face cross-encoder or reranker: :class:`~contextzip.compressors.cross_encoder.CrossEncoderScorer`)
+            or any :class:`~contextzip.scorers.SentenceScorer`.
+        min_relevance: drop sentences whose keep probability is under it even within the budget, so the output
+            shrinks when little is relevant (the budget stays the cap); uses "contextzip-relevance" when no
+            ``scorer`` is given. ``result.threshold`` and ``under_budget_reason`` report the cut.
         token_counter, separator: see :class:`~contextzip.compressors.base.BaseCompressor`.
     """
 
@@ -222,14 +252,37 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         weights: QueryGuidedWeights | None = None,
         use_titles: bool = True,
         fill_budget: bool = True,
+        windows: str = "clauses",
+        elision: str | None = ELISION,
         embedder: TextEmbedder | None = None,
+        scorer: SentenceScorer | str | None = None,
+        min_relevance: float | None = None,
         **kwargs,  # type: ignore[no-untyped-def]
     ) -> None:
-        embedder = embedder or SentenceEmbedder(
-            model_name_or_path, engine=ScoringEngine(device=device, dtype=dtype, batch_size=batch_size)
-        )
-        super().__init__(QueryGuidedScorer(embedder, weights, use_titles),
-                         window=query_windows if fill_budget else None, **kwargs)
+        engine = ScoringEngine(device=device, dtype=dtype, batch_size=batch_size)
+        embedder = embedder or SentenceEmbedder(model_name_or_path, engine=engine)
+        if windows not in _WINDOWS:
+            raise ValueError(f"windows must be one of {sorted(_WINDOWS)}, but got {windows!r}")
+        if scorer is None and min_relevance is not None:
+            scorer = DEFAULT_RELEVANCE_MODEL
+        chosen = QueryGuidedScorer(embedder, weights, use_titles) if scorer is None else \
+            sentence_scorer(scorer, engine, min_relevance)
+        super().__init__(chosen, window=_WINDOWS[windows] if fill_budget else None, elision=elision, **kwargs)
         self.embedder = embedder
-        self.weights = self.scorer.weights
+        self.weights = getattr(self.scorer, "weights", None)
         self.fill_budget = fill_budget
+        self.min_relevance = min_relevance
+        if min_relevance is not None:
+            self.compresses_within_budget = True  # the cut applies to input within its budget as well
+
+    def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
+        # A scorer with an answer-span head (contextzip-relevance) cuts a sentence too long to keep whole to the
+        # window around its likely answer; other scorers use the query windows.
+        sentences = [segment_sentences(r) for r in requests]
+        scored = self.scorer.score_sentences(sentences)
+        outputs = []
+        for r, s, sc in zip(requests, sentences, scored, strict=True):
+            window = (answer_windows(s, sc) or (self.window(r) if self.window else None)) if self.fill_budget else None
+            out = select_sentences(s, sc, window, self.elision)
+            outputs.append(explain_relevance_cut(out, r.budget, self.min_relevance))
+        return outputs

@@ -171,5 +171,5 @@ def select_words(request: CompressionRequest, units: Sequence[Units], scores: Se
     return CompressedOutput(
         text=fit.text, document_texts=fit.doc_texts, document_full=fit.doc_full, scores=doc_scores,
         strategy=strategy, tokens=fit.tokens, kept_spans=fit.kept, threshold=fit.threshold,
-        extra={"kept_units": len(fit.kept), "units": len(spans)},
+        under_budget_reason=fit.reason, extra={"kept_units": len(fit.kept), "units": len(spans)},
     )

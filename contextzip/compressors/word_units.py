@@ -21,6 +21,8 @@ from contextzip.segment import WHITESPACE_CODEPOINTS, codepoints, unspaced
 
 __all__ = ["PROTECTED_PATTERNS", "Units", "build_units", "compile_patterns"]
 
+_YEAR = re.compile(r"[12]\d{3}")
+
 # Spans kept or dropped whole: fenced and inline code, URLs, e-mail addresses, JSON keys, quoted strings.
 PROTECTED_PATTERNS: tuple[str, ...] = (
     r"```.*?(?:```|\Z)",
@@ -80,6 +82,12 @@ def build_units(text: str, words: WordProbabilities, protected: Sequence[re.Patt
         entity = name_or_number_starts(cp[starts[firsts]]) & ~unit_punct
         join = np.zeros(len(firsts), dtype=bool)
         join[1:] = entity[1:] & entity[:-1]
+        # A date's year after a comma ("November 25, 1949") stays with it, comma included.
+        u_end = np.maximum.reduceat(ends, firsts)
+        for k in np.nonzero(unit_punct[1:-1])[0] + 1:
+            if (text[starts[firsts[k]]:u_end[k]] == "," and "0" <= text[u_end[k - 1] - 1] <= "9"
+                    and _YEAR.fullmatch(text[starts[firsts[k + 1]]:u_end[k + 1]])):
+                join[k] = join[k + 1] = True
         unit = (np.cumsum(~join) - 1)[unit]
     # Protected spans: every unit that overlaps one joins it.
     spans = sorted((m.start(), m.end()) for p in protected for m in p.finditer(text) if m.end() > m.start())

@@ -34,10 +34,35 @@ def test_kept_sentences_stay_in_original_order(query_guided):
     assert text.index("1889") < text.index("330 metres")
 
 
-def test_uses_at_least_95_percent_of_the_budget(query_guided):
+def test_uses_95_percent_of_the_budget_or_says_why(query_guided, counter):
+    """At least 95% of the budget, or the next whole clause would not fit (and the result says so)."""
+    from contextzip.clauses import split_phrases
+
+    texts = [d.text for d in DOCS]
     for budget in (7, 13, 29, 41, 60):
         result = query_guided.compress(DOCS, "Everest elevation", target_tokens=budget)
-        assert 0.95 * budget <= result.compressed_tokens <= budget
+        assert result.compressed_tokens <= budget
+        if result.compressed_tokens < 0.95 * budget:
+            assert "would not fit" in (result.under_budget_reason or "")
+            room = budget - result.compressed_tokens
+            for text in texts:
+                for clause in split_phrases(text):
+                    if clause.text not in result.text:
+                        assert counter.count(" … " + clause.text) > room, (budget, clause.text)
+
+
+def test_pieces_are_whole_sentences_clauses_or_phrases(query_guided):
+    from contextzip.clauses import split_phrases
+    from contextzip.segment import split_sentences
+
+    texts = [d.text for d in DOCS]
+    for budget in (7, 13, 29, 41):
+        result = query_guided.compress(DOCS, "Everest elevation", target_tokens=budget)
+        for span in result.kept_spans:
+            text = texts[span.doc]
+            bounds = [(s.start + c.start, s.start + c.end) for s in split_sentences(text)
+                      for c in split_phrases(text[s.start:s.end])]
+            assert span.start in {a for a, _ in bounds} and span.end in {b for _, b in bounds}, (budget, span)
 
 
 def test_query_free_mode_says_so(query_guided):
