@@ -1,0 +1,153 @@
+"""A fast CPU path for the sentence embedder: MiniLM exported to ONNX, int8 dynamically quantized, run by ONNX
+Runtime (``pip install 'contextzip[onnx]'``).
+
+Query-guided compression spends almost all its time in MiniLM's forward pass (profiled: 98% of it). On first use
+the model (with its mean pooling and L2 normalisation) is exported with ``torch.onnx.export``, its weights are
+quantized to int8 (``onnxruntime.quantization.quantize_dynamic``, per channel), and the file is kept in the
+contextzip cache (``$CONTEXTZIP_CACHE/onnx`` or ``~/.cache/contextzip/onnx``), keyed by the weights' fingerprint;
+later processes load it in well under a second. Batching is the shared engine's (length-sorted, padded per
+batch). Use it as the query-guided compressor's embedder::
+
+    QueryGuidedCompressor(embedder=OnnxSentenceEmbedder())
+
+``quantize=False`` exports float32 only (embeddings at cosine >= 0.9999 to torch's). See docs/benchmarks.md
+("Performance") for the measured speed and answer retention against the default.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from contextzip.cache import output_cache, weights_fingerprint
+from contextzip.engine import ScoringEngine, pad_batch
+from contextzip.errors import missing_dependency
+from contextzip.model_registry import resolve_model_path
+from contextzip.models import SentenceEmbedder, cached_model, quiet_loading
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["OnnxSentenceEmbedder", "export_onnx"]
+
+
+def _onnx_dir() -> str:
+    from contextzip.causal_lm import cache_dir
+
+    return os.path.join(cache_dir(), "onnx")
+
+
+def export_onnx(model_name_or_path: str, quantize: bool = True, folder: str | None = None) -> str:
+    """The path of ``model_name_or_path`` as an ONNX file of (input_ids, attention_mask) -> unit embeddings,
+    exported (and int8-quantized) on the first call, reused after."""
+    path = resolve_model_path(model_name_or_path)
+    folder = folder or _onnx_dir()
+    name = f"{os.path.basename(path.rstrip('/')) or 'model'}-{weights_fingerprint(path)}"
+    target = os.path.join(folder, f"{name}.{'int8' if quantize else 'fp32'}.onnx")
+    if os.path.exists(target):
+        return target
+    try:
+        import onnxruntime.quantization as quantization
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise missing_dependency("onnxruntime and onnx", "onnx") from exc
+    os.makedirs(folder, exist_ok=True)
+    logger.info("Exporting %s to ONNX%s (once): %s", model_name_or_path, " int8" if quantize else "", target)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    model = transformers.AutoModel.from_pretrained(path, attn_implementation="eager").eval()
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, encoder: Any) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    sample = tokenizer(["a sample sentence", "two"], padding=True, return_tensors="pt")
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        fp32 = os.path.join(tmp, "model.onnx")
+        dynamic = {"input_ids": {0: "batch", 1: "length"}, "attention_mask": {0: "batch", 1: "length"},
+                   "embedding": {0: "batch"}}
+        with quiet_loading(), torch.inference_mode(False), torch.no_grad():
+            torch.onnx.export(Pooled(model).eval(), (sample["input_ids"], sample["attention_mask"]), fp32,
+                              input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+                              dynamic_axes=dynamic, opset_version=17, dynamo=False)
+        out = fp32
+        if quantize:
+            out = os.path.join(tmp, "model.int8.onnx")
+            quantization.quantize_dynamic(fp32, out, weight_type=quantization.QuantType.QInt8, per_channel=True)
+        os.replace(out, target)  # atomic: a concurrent process sees the whole file or none
+    return target
+
+
+class OnnxSentenceEmbedder(SentenceEmbedder):
+    """:class:`~contextzip.models.SentenceEmbedder` on ONNX Runtime (CPU), int8 by default.
+
+    Args:
+        model_name_or_path: a registered name ("minilm"), hub id or local path of a BERT-like encoder.
+        quantize: int8 dynamic quantization of the weights (``False``: float32).
+        batch_size: texts per forward pass (8 measured best on CPU, as for torch).
+        max_length: wordpieces kept per text.
+        num_threads: ONNX Runtime's intra-op threads (``None``: its default, one per core).
+        cache: as for :class:`~contextzip.models.SentenceEmbedder`.
+    """
+
+    def __init__(self, model_name_or_path: str = "minilm", *, quantize: bool = True, batch_size: int = 8,
+                 max_length: int = 256, num_threads: int | None = None, cache: Any = None) -> None:
+        super().__init__(model_name_or_path, ScoringEngine(device="cpu", dtype="float32", batch_size=batch_size),
+                         max_length, cache=False)
+        self.quantize = bool(quantize)
+        self.num_threads = num_threads
+        kind = "int8" if self.quantize else "fp32"
+        self.cache = output_cache(cache, lambda: f"embed-onnx-{kind}|{model_name_or_path}|{self.max_length}",
+                                  model_name_or_path)
+
+    def load(self) -> tuple[Any, Any]:
+        def build() -> tuple[Any, Any]:
+            try:
+                import onnxruntime as ort
+                import transformers
+            except ImportError as exc:
+                raise missing_dependency("onnxruntime", "onnx") from exc
+            onnx_path = export_onnx(self.model_name_or_path, self.quantize)
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            if self.num_threads is not None:
+                options.intra_op_num_threads = self.num_threads
+            session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+            tokenizer = transformers.AutoTokenizer.from_pretrained(resolve_model_path(self.model_name_or_path))
+            return tokenizer, session
+
+        key = (resolve_model_path(self.model_name_or_path), "onnx", self.quantize, self.num_threads)
+        return cached_model(key, build)
+
+    @property
+    def dimension(self) -> int:
+        self.warm_up()
+        return int(self._model.get_outputs()[0].shape[-1])
+
+    def _embed(self, texts: Sequence[str], show_progress_bar: bool | None) -> np.ndarray:
+        tokenizer, session = self._tokenizer, self._model
+        ids = tokenizer(list(texts), add_special_tokens=True, truncation=True, max_length=self.max_length)["input_ids"]
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+        def collate(batch: list[int]) -> dict[str, Any]:
+            return pad_batch([ids[i] for i in batch], pad_id)
+
+        def forward(tensors: dict[str, Any]) -> Any:
+            feed = {"input_ids": tensors["input_ids"].numpy().astype(np.int64, copy=False),
+                    "attention_mask": tensors["attention_mask"].numpy().astype(np.int64, copy=False)}
+            return session.run(None, feed)[0]
+
+        rows = self.engine.run(list(range(len(ids))), lengths=[len(x) for x in ids], collate=collate,
+                               forward=forward, desc="Embedding (ONNX)", show_progress_bar=show_progress_bar)
+        return np.stack(rows).astype(np.float32, copy=False)
