@@ -28,8 +28,8 @@ import numpy as np
 
 from contextzip.compressors.cross_encoder import (
     Window,
-    clean_title,
     build_relevance_model,
+    clean_title,
     pack_windows,
     save_relevance_model,
 )

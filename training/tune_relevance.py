@@ -12,7 +12,6 @@ Usage: nice -n 19 env OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python training/tune_re
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 import statistics
@@ -21,38 +20,68 @@ from typing import Any
 
 from contextzip.compressors.cross_encoder import CrossEncoderScorer, CrossEncoderWeights, Relevance
 from contextzip.compressors.pipeline import CoarseToFineCompressor
-from contextzip.compressors.query_guided import QueryGuidedCompressor
+from contextzip.compressors.query_guided import QueryGuidedCompressor, QueryGuidedScorer
+from contextzip.compressors.reranked import RerankedScorer
 from contextzip.eval.runner import run_eval
-from contextzip.scorers import Sentences
+from contextzip.models import SentenceEmbedder
+from contextzip.scorers import Scored, Sentences
 
 CELLS = (("hotpotqa", 0.1), ("hotpotqa", 0.25), ("nq", 0.25))
-_CACHE: dict[tuple[Any, ...], Relevance] = {}
+_CACHE: dict[tuple[Any, ...], Any] = {}
+
+
+def _key(kind: str, b: Sentences) -> tuple[Any, ...]:
+    return (kind, b.request.query, b.texts, tuple(d.text for d in b.request.documents))
 
 
 class CachedScorer(CrossEncoderScorer):
     """A cross-encoder scorer whose model outputs are computed once per (question, sentences)."""
 
     def probabilities(self, batches: Sequence[Sentences]) -> list[Relevance]:
-        def key(b: Sentences) -> tuple[Any, ...]:
-            return (b.request.query, b.texts, tuple(d.text for d in b.request.documents))
-
-        todo = [b for b in batches if key(b) not in _CACHE]
+        todo = [b for b in batches if _key("ce", b) not in _CACHE]
         for b, r in zip(todo, super().probabilities(todo), strict=True):
-            _CACHE[key(b)] = r
-        return [_CACHE[key(b)] for b in batches]
+            _CACHE[_key("ce", b)] = r
+        return [_CACHE[_key("ce", b)] for b in batches]
 
 
-def measure(kind: str, model: str, weights: CrossEncoderWeights, dataset: str, rate: float,
-            min_relevance: float | None = None, coarse_share: float = 0.12, limit: int | None = None) -> dict[str, Any]:
-    scorer = CachedScorer(model, weights=weights, min_relevance=min_relevance)
-    comp = QueryGuidedCompressor(scorer=scorer, min_relevance=min_relevance) if kind == "query-guided" else \
-        CoarseToFineCompressor(sentence_scorer=scorer, min_relevance=min_relevance, coarse_share=coarse_share)
+class CachedBase:
+    """Today's query-guided scorer (dense + BM25 + priors), computed once per request."""
+
+    def __init__(self) -> None:
+        self.inner = QueryGuidedScorer(SentenceEmbedder("minilm"))
+
+    def warm_up(self) -> None:
+        self.inner.warm_up()
+
+    def score_sentences(self, batches: Sequence[Sentences]) -> list[Scored]:
+        todo = [b for b in batches if _key("qg", b) not in _CACHE]
+        for b, r in zip(todo, self.inner.score_sentences(todo), strict=True):
+            _CACHE[_key("qg", b)] = r
+        return [_CACHE[_key("qg", b)] for b in batches]
+
+
+_BASE = CachedBase()
+
+
+def measure(kind: str, model: str, dataset: str, rate: float, *, weights: CrossEncoderWeights | None = None,
+            top_documents: int | None = None, weight: float = 1.0, min_relevance: float | None = None,
+            coarse_share: float = 0.12, limit: int | None = None) -> dict[str, Any]:
+    """One tune-split cell: the cross-encoder alone (``top_documents=None``, mixed by ``weights``) or reranking
+    today's query-guided ranking's ``top_documents`` best documents with ``weight``."""
+    cross = CachedScorer(model, weights=weights, min_relevance=None if top_documents else min_relevance)
+    scorer: Any = cross if top_documents is None else RerankedScorer(
+        _BASE, cross, top_documents=top_documents, weight=weight, min_relevance=min_relevance)
+    comp = QueryGuidedCompressor(scorer=scorer) if kind == "query-guided" else \
+        CoarseToFineCompressor(sentence_scorer=scorer, coarse_share=coarse_share)
+    if min_relevance is not None:  # as the compressors do with min_relevance: cut within the budget too
+        comp.compresses_within_budget = True
+        comp.min_relevance = min_relevance
     summary, records = run_eval(dataset, comp, rate=rate, split="tune", limit=limit)
     kept = statistics.fmean(r.result.compressed_tokens / max(1, r.result.original_tokens) for r in records)
-    return {"compressor": kind, "dataset": dataset, "rate": rate, "weights": weights.__dict__,
-            "min_relevance": min_relevance, "coarse_share": coarse_share,
-            "answer_retention": round(summary["answer_retention"], 4), "kept_share": round(kept, 4),
-            "budget_violations": summary["budget_violations"], "n": summary["n"]}
+    return {"compressor": kind, "dataset": dataset, "rate": rate, "top_documents": top_documents, "weight": weight,
+            "weights": weights.__dict__ if weights else None, "min_relevance": min_relevance,
+            "coarse_share": coarse_share, "answer_retention": round(summary["answer_retention"], 4),
+            "kept_share": round(kept, 4), "budget_violations": summary["budget_violations"], "n": summary["n"]}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,39 +89,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="contextzip-relevance")
     parser.add_argument("--out", default="tune_relevance.jsonl")
     parser.add_argument("--limit", type=int, default=None, help="only the first K tune questions (a smoke run)")
-    parser.add_argument("--top", type=int, default=3, help="mixes of query-guided also tried in coarse-to-fine")
     args = parser.parse_args(argv)
-    rows: list[dict[str, Any]] = []
 
-    def emit(row: dict[str, Any]) -> None:
-        rows.append(row)
+    def emit(row: dict[str, Any]) -> dict[str, Any]:
         print(json.dumps(row), flush=True)
         with open(args.out, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
+        return row
 
-    grid = [CrossEncoderWeights(document=0.5, bridge=b, lexical=x, answer_type=a, lead=le)
-            for b, x, a, le in itertools.product((0.0, 0.5), (0.0, 0.3), (0.0, 0.3), (0.0, 0.2))]
-    means: list[tuple[float, CrossEncoderWeights]] = []
+    def cells(kind: str, **kw: Any) -> float:
+        return statistics.fmean(emit(measure(kind, args.model, ds, rate, limit=args.limit, **kw))["answer_retention"]
+                                for ds, rate in CELLS)
 
-    def run(w: CrossEncoderWeights) -> None:
-        cells = [measure("query-guided", args.model, w, ds, rate, limit=args.limit) for ds, rate in CELLS]
-        for c in cells:
-            emit(c)
-        means.append((statistics.fmean(c["answer_retention"] for c in cells), w))
-        means.sort(key=lambda m: -m[0])
-
-    for w in grid:
-        run(w)
-    for d in (0.25, 1.0):  # then the document weight, around the best mix
-        run(dataclasses.replace(means[0][1], document=d))
-    print(json.dumps({"best_query_guided": [(round(m, 4), w.__dict__) for m, w in means[: args.top]]}), flush=True)
-    for _, w in means[: args.top]:
-        for share in (0.12, 0.25):
-            for ds, rate in CELLS:
-                emit(measure("coarse-to-fine", args.model, w, ds, rate, coarse_share=share, limit=args.limit))
-    best = means[0][1]
-    for cut in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5):
-        emit(measure("query-guided", args.model, best, "nq", 1.0, min_relevance=cut, limit=args.limit))
+    # the cross-encoder alone (two mixes), then reranking today's ranking: shortlist size x weight
+    results: list[tuple[float, dict[str, Any]]] = []
+    for w in (CrossEncoderWeights(), CrossEncoderWeights(document=0.5, bridge=0.5, lexical=0.3, lead=0.2)):
+        results.append((cells("query-guided", weights=w), {"weights": w}))
+    for top, weight in itertools.product((2, 3, 4), (0.5, 1.0, 2.0)):
+        results.append((cells("query-guided", top_documents=top, weight=weight),
+                        {"top_documents": top, "weight": weight}))
+    results.sort(key=lambda r: -r[0])
+    print(json.dumps({"best_query_guided": [(round(m, 4), str(c)) for m, c in results[:3]]}), flush=True)
+    best = results[0][1]
+    for share in (0.12, 0.25):
+        cells("coarse-to-fine", coarse_share=share, **best)
+    for cut in (0.05, 0.1, 0.2, 0.3, 0.5):
+        emit(measure("query-guided", args.model, "nq", 1.0, min_relevance=cut, limit=args.limit, **best))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@
 
 Every window or pair of every request of a call goes through the shared :class:`~contextzip.engine.ScoringEngine`
 in one pass. Without a question there is nothing to cross-encode: sentences score by position (lead first).
+
+Why this module is long: the model (build, save, load), the windows it reads, its two inference paths (packed
+windows with span offsets, and pairs for any hub cross-encoder) and the answer window that uses its spans share
+one input format; splitting them would scatter that format over several modules.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from contextzip.engine import ScoringEngine, pad_batch
+from contextzip.lexicon import answer_type, has_answer_type, lexical_terms
 from contextzip.model_registry import resolve_model_path
 from contextzip.models import LazyModel, cached_model
-from contextzip.lexicon import answer_type, has_answer_type, lexical_terms
 from contextzip.relevance import bm25_scores, bridge_relevance, document_title, term_overlap
 from contextzip.scorers import Scored, Sentences
 

@@ -19,11 +19,13 @@ import numpy as np
 from contextzip.budget import top_within
 from contextzip.compressors.base import BaseCompressor, CompressedOutput
 from contextzip.compressors.cross_encoder import DEFAULT_MODEL as DEFAULT_RELEVANCE_MODEL
-from contextzip.compressors.cross_encoder import explain_relevance_cut
+from contextzip.compressors.cross_encoder import CrossEncoderScorer, explain_relevance_cut
 from contextzip.compressors.cross_encoder import sentence_scorer as make_scorer
 from contextzip.compressors.extractive import segment_sentences
+from contextzip.compressors.reranked import RerankedScorer
 from contextzip.compressors.token_classification import DEFAULT_MODEL, restrict_units, select_words
 from contextzip.compressors.token_classification_query import QueryAwareTokenClassificationCompressor
+from contextzip.engine import ScoringEngine
 from contextzip.scorers import Scored, Sentences, SentenceScorer
 from contextzip.types import CompressionRequest
 
@@ -51,6 +53,8 @@ class CoarseToFineCompressor(BaseCompressor):
         sentence_scorer: the :class:`~contextzip.scorers.SentenceScorer` of the coarse step and of the fine
             step's sentence relevance (by default the query-guided scorer on the packaged MiniLM), or a model
             name or path ("contextzip-relevance", a Hugging Face cross-encoder or reranker).
+        rerank: a cross-encoder (name or path, e.g. "contextzip-relevance") that rereads the sentences of the best
+            documents of the sentence scorer's ranking (:class:`~contextzip.compressors.reranked.RerankedScorer`).
         min_relevance: the coarse step drops sentences whose keep probability is under it even within the
             budget (see :class:`~contextzip.compressors.query_guided.QueryGuidedCompressor`); uses
             "contextzip-relevance" when no ``sentence_scorer`` is given.
@@ -75,6 +79,7 @@ class CoarseToFineCompressor(BaseCompressor):
         dtype: str | None = "auto",
         batch_size: int | None = None,
         sentence_scorer: SentenceScorer | str | None = None,
+        rerank: str | None = None,
         min_relevance: float | None = None,
         fine: QueryAwareTokenClassificationCompressor | None = None,
         **kwargs: Any,
@@ -87,19 +92,18 @@ class CoarseToFineCompressor(BaseCompressor):
         self.min_relevance = min_relevance
         if min_relevance is not None:
             self.compresses_within_budget = True  # the cut applies to input within its budget as well
-            sentence_scorer = sentence_scorer or DEFAULT_RELEVANCE_MODEL
+            sentence_scorer = sentence_scorer or (None if rerank else DEFAULT_RELEVANCE_MODEL)
+        engine = ScoringEngine(device=device, dtype=dtype, batch_size=batch_size)
         if sentence_scorer is not None:
-            from contextzip.engine import ScoringEngine
-
-            sentence_scorer = make_scorer(sentence_scorer, ScoringEngine(device=device, dtype=dtype,
-                                                                         batch_size=batch_size), min_relevance)
+            sentence_scorer = make_scorer(sentence_scorer, engine, min_relevance)
         if sentence_scorer is None:
             from contextzip.compressors.query_guided import QueryGuidedScorer
-            from contextzip.engine import ScoringEngine
             from contextzip.models import SentenceEmbedder
 
-            sentence_scorer = QueryGuidedScorer(SentenceEmbedder(
-                "minilm", ScoringEngine(device=device, dtype=dtype, batch_size=batch_size)))
+            sentence_scorer = QueryGuidedScorer(SentenceEmbedder("minilm", engine))
+        if rerank is not None:
+            sentence_scorer = RerankedScorer(sentence_scorer, CrossEncoderScorer(rerank, engine=engine),
+                                             min_relevance=min_relevance)
         self.sentence_scorer = sentence_scorer
         self.fine = fine or QueryAwareTokenClassificationCompressor(
             model_name_or_path, relevance_weight=relevance_weight, answer_type_weight=answer_type_weight,

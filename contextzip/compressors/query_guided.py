@@ -27,8 +27,14 @@ from contextzip.budget import WindowFn
 from contextzip.clauses import clause_window
 from contextzip.compressors.base import CompressedOutput
 from contextzip.compressors.cross_encoder import DEFAULT_MODEL as DEFAULT_RELEVANCE_MODEL
-from contextzip.compressors.cross_encoder import answer_windows, explain_relevance_cut, sentence_scorer
+from contextzip.compressors.cross_encoder import (
+    CrossEncoderScorer,
+    answer_windows,
+    explain_relevance_cut,
+    sentence_scorer,
+)
 from contextzip.compressors.extractive import SentenceSelectionCompressor, segment_sentences, select_sentences
+from contextzip.compressors.reranked import RerankedScorer
 from contextzip.engine import ScoringEngine
 from contextzip.lexicon import answer_type, has_answer_type, lexical_terms
 from contextzip.models import SentenceEmbedder
@@ -233,9 +239,12 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         scorer: the sentence scorer instead of the dense + BM25 one: a model name or path ("contextzip-relevance",
             a Hugging Face cross-encoder or reranker: :class:`~contextzip.compressors.cross_encoder.CrossEncoderScorer`)
             or any :class:`~contextzip.scorers.SentenceScorer`.
+        rerank: a cross-encoder (name or path, e.g. "contextzip-relevance") that rereads the sentences of the best
+            documents of the dense + BM25 ranking and adds its keep probability
+            (:class:`~contextzip.compressors.reranked.RerankedScorer`); its answer spans cut long sentences.
         min_relevance: drop sentences whose keep probability is under it even within the budget, so the output
-            shrinks when little is relevant (the budget stays the cap); uses "contextzip-relevance" when no
-            ``scorer`` is given. ``result.threshold`` and ``under_budget_reason`` report the cut.
+            shrinks when little is relevant (the budget stays the cap); uses "contextzip-relevance" when neither
+            ``scorer`` nor ``rerank`` is given. ``result.threshold`` and ``under_budget_reason`` report the cut.
         token_counter, separator: see :class:`~contextzip.compressors.base.BaseCompressor`.
     """
 
@@ -256,6 +265,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         elision: str | None = ELISION,
         embedder: TextEmbedder | None = None,
         scorer: SentenceScorer | str | None = None,
+        rerank: str | None = None,
         min_relevance: float | None = None,
         **kwargs,  # type: ignore[no-untyped-def]
     ) -> None:
@@ -263,10 +273,12 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         embedder = embedder or SentenceEmbedder(model_name_or_path, engine=engine)
         if windows not in _WINDOWS:
             raise ValueError(f"windows must be one of {sorted(_WINDOWS)}, but got {windows!r}")
-        if scorer is None and min_relevance is not None:
+        if scorer is None and rerank is None and min_relevance is not None:
             scorer = DEFAULT_RELEVANCE_MODEL
         chosen = QueryGuidedScorer(embedder, weights, use_titles) if scorer is None else \
             sentence_scorer(scorer, engine, min_relevance)
+        if rerank is not None:
+            chosen = RerankedScorer(chosen, CrossEncoderScorer(rerank, engine=engine), min_relevance=min_relevance)
         super().__init__(chosen, window=_WINDOWS[windows] if fill_budget else None, elision=elision, **kwargs)
         self.embedder = embedder
         self.weights = getattr(self.scorer, "weights", None)

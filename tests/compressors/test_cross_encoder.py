@@ -57,8 +57,8 @@ def test_hub_cross_encoder_classes_plug_in(tmp_path, kind: str, num_labels: int)
 
 def _sentences():  # type: ignore[no-untyped-def]
     from contextzip.compressors.extractive import segment_sentences
-    from contextzip.types import CompressionRequest
     from contextzip.tokens import get_token_counter
+    from contextzip.types import CompressionRequest
 
     counter = get_token_counter(None)
     return segment_sentences(CompressionRequest(tuple(DOCS), QUERY, 10, 40, (20, 20), counter, "\n\n"))
@@ -129,3 +129,32 @@ def test_answer_window_grows_around_the_likely_answer() -> None:
     s, e = window(0, 0, len(text), 6)
     assert "Wilhelm Conrad Röntgen" in text[s:e] and counter.count(text[s:e]) <= 6
     assert answer_windows(sentences, SpanScored(np.ones(1))) is None
+
+
+def test_reranked_scorer_reads_the_shortlist_only(tmp_path) -> None:
+    from contextzip.compressors.reranked import RerankedScorer
+    from contextzip.scorers import Scored
+
+    class Base:
+        def warm_up(self) -> None:
+            return None
+
+        def score_sentences(self, batches):  # type: ignore[no-untyped-def]
+            return [Scored(np.zeros(len(b.units)), np.asarray([1.0, 0.0]), "base") for b in batches]
+
+    seen: list[int] = []
+
+    class Cross(_Fixed):
+        def probabilities(self, batches):  # type: ignore[no-untyped-def]
+            seen.extend(len(b.units) for b in batches)
+            return super().probabilities(batches)
+
+    scorer = RerankedScorer(Base(), Cross("unused"), top_documents=1, weight=1.0, min_relevance=0.5)
+    comp = QueryGuidedCompressor(scorer=scorer)
+    comp.compresses_within_budget, comp.min_relevance = True, 0.5
+    result = comp.compress(DOCS, QUERY, rate=1.0)
+    assert seen == [3]  # only the first document's sentences were cross-encoded
+    assert result.text.strip() == "Paris is the capital of France."
+    path = _tiny(tmp_path, "bert", 1)
+    assert QueryGuidedCompressor(rerank=path).compress(DOCS, QUERY, target_tokens=12).compressed_tokens <= 12
+    assert CoarseToFineCompressor(rerank=path).compress(DOCS, QUERY, target_tokens=12).compressed_tokens <= 12

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import random
 import pathlib
+import random
 
 import pytest
 
