@@ -176,6 +176,19 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
         )
 
 
+def _options(options: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in options:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, but got {item!r}", param_hint="--option")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 @cli.command(name="eval")
 @click.option("--dataset", required=True, type=click.Choice(["hotpotqa", "nq", "squad", "qmsum"]))
 @click.option("--data-dir", default=default_data_dir, envvar=DATA_DIR_ENV, show_default="$CONTEXTZIP_DATA_DIR, "
@@ -184,6 +197,9 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
 @click.option("-b", "--budget", type=int, help="Token budget per question.")
 @click.option("-r", "--rate", type=float, help="Budget as a fraction of each context's tokens.")
 @click.option("--limit", type=int, default=None, help="Only the first K questions.")
+@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="A compressor constructor argument (VALUE read as JSON when it parses, else a string), e.g. "
+                   "-o rerank=contextzip-relevance -o min_relevance=0.2; repeatable.")
 @click.option("--split", default="all", show_default=True, type=click.Choice(["all", "tune", "report"]),
               help="tune: HotpotQA's even positions, NQ's first 300, other sets' even positions; report: the "
                    "rest. Choose settings on tune, report report.")
@@ -196,8 +212,8 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
 @click.option("--progress/--no-progress", default=None,
               help="A progress bar on stderr [default: when stderr is a terminal].")
 def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: int | None, rate: float | None,
-                 limit: int | None, split: str, reader: str, reader_limit: int | None, as_json: bool,
-                 progress: bool | None) -> None:
+                 limit: int | None, options: tuple[str, ...], split: str, reader: str, reader_limit: int | None,
+                 as_json: bool, progress: bool | None) -> None:
     """Measure a compressor on real QA data: answer retention, size, budget violations, latency, and with
     --reader how well an LLM still answers."""
     from contextzip.errors import ContextZipError
@@ -218,8 +234,9 @@ def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: in
         raise click.BadParameter(str(exc), param_hint="--reader") from exc
     try:
         summary, _ = run_eval(dataset, compressor, limit=limit, data_dir=data_dir, show_progress_bar=progress,
-                              reader=reader_obj, reader_limit=reader_limit, split=split, **kwargs)
-    except (FileNotFoundError, ValueError, ContextZipError) as exc:
+                              reader=reader_obj, reader_limit=reader_limit, split=split,
+                              compressor_kwargs=_options(options), **kwargs)
+    except (FileNotFoundError, ValueError, TypeError, ContextZipError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(summary) if as_json else json.dumps(summary, indent=2))
 

@@ -52,3 +52,13 @@ def test_cli_records_split(data_dir) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["split"] == "report" and summary["in_sample"] is False and summary["n"] == 2
+
+
+def test_cli_compressor_options(data_dir) -> None:
+    ok = CliRunner().invoke(cli, ["eval", "--dataset", "hotpotqa", "-c", "query-guided", "-o", "fill_budget=false",
+                                  "-o", "windows=words", "--rate", "0.5", "--limit", "1", "--json",
+                                  "--data-dir", str(data_dir)])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(cli, ["eval", "--dataset", "nq", "-c", "truncate", "-o", "nonsense=1", "--rate", "0.5",
+                                   "--limit", "1", "--data-dir", str(data_dir)])
+    assert bad.exit_code != 0 and "nonsense" in bad.output
