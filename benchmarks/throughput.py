@@ -85,19 +85,18 @@ def start_proxy(pythonpath: str, upstream: str, port: int, compressor: str, onnx
                             text=True)
 
 
-def wait_healthy(proc: subprocess.Popen, url: str) -> None:
+def wait_healthy(proc: subprocess.Popen, url: str, timeout_s: float = 180.0) -> None:
+    import contextlib
+
     import httpx
 
-    for _ in range(900):
-        if proc.poll() is not None:
-            raise SystemExit(f"the proxy exited: {proc.stderr.read() if proc.stderr else ''}")
-        try:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
         time.sleep(0.2)
-    raise SystemExit("the proxy did not become healthy within 180 s")
+    raise SystemExit(f"the proxy is not healthy: {proc.stderr.read() if proc.poll() is not None and proc.stderr else 'timeout'}")
 
 
 def run_proxy_arm(url: str, requests: list[tuple[list[dict], int]], clients: int, upstream: Any,
