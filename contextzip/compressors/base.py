@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from contextzip.budget import resolve_budgets
+from contextzip.controls import Controls
 from contextzip.errors import ContextZipError
 from contextzip.tokens import TokenCounter, get_token_counter
 from contextzip.types import (
@@ -99,6 +101,8 @@ class BaseCompressor:
     Args:
         token_counter: "o200k_base" (default), "cl100k_base", "hf:<model>" or a :class:`TokenCounter`.
         separator: what joins documents in the output text.
+        force_keep, keep_ids, protect, reorder: the controls of :mod:`contextzip.controls` (sentence- and
+            word-level compressors only; others raise ``ValueError`` when given them).
     """
 
     name: ClassVar[str] = "base"
@@ -109,8 +113,12 @@ class BaseCompressor:
     #: ``True`` for compressors that also act on input within the budget (the abstractive relevance gate):
     #: every request then reaches ``_compress_batch``.
     compresses_within_budget: ClassVar[bool] = False
+    #: ``True`` for compressors that honour ``force_keep`` / ``keep_ids`` / ``protect`` / ``reorder``
+    supports_controls: ClassVar[bool] = False
 
-    def __init__(self, *, token_counter: str | TokenCounter | None = None, separator: str = "\n\n") -> None:
+    def __init__(self, *, token_counter: str | TokenCounter | None = None, separator: str = "\n\n",
+                 force_keep: Iterable[str | re.Pattern[str]] | None = None, keep_ids: Iterable[str] | None = None,
+                 protect: Iterable[str] | None = None, reorder: str | None = None) -> None:
         cls = type(self)
         if cls._compress is BaseCompressor._compress and cls._compress_batch is BaseCompressor._compress_batch:
             raise TypeError(f"{cls.__name__} must implement _compress or _compress_batch")
@@ -118,6 +126,14 @@ class BaseCompressor:
             raise TypeError(f"separator must be a str, but got {type(separator).__name__}")
         self.token_counter = get_token_counter(token_counter)
         self.separator = separator
+        # force_keep / keep_ids / protect / reorder: see contextzip.controls (honoured by the extractive and
+        # word-level compressors that pass self.controls to the budget fitter)
+        self.controls = Controls.build(force_keep, keep_ids, protect, reorder)
+        if self.controls.active and not self.supports_controls:
+            raise ValueError(f"{self.name} does not take force_keep, keep_ids, protect or reorder (the sentence and "
+                             "word-level compressors do)")
+        if self.controls.reorder is not None:
+            self.compresses_within_budget = True  # input within its budget is reordered too
 
     # --- public API ---------------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from contextzip.budget import Unit, WindowFn, fit_budget
 from contextzip.compressors.base import BaseCompressor, CompressedOutput
+from contextzip.controls import NO_CONTROLS, Controls
 from contextzip.render import ELISION
 from contextzip.scorers import Scored, Sentences, SentenceScorer
 from contextzip.segment import split_sentences
@@ -37,13 +38,14 @@ def segment_sentences(request: CompressionRequest) -> Sentences:
 
 
 def select_sentences(sentences: Sentences, scored: Scored, window: WindowFn | None = None,
-                     elision: str | None = ELISION) -> CompressedOutput:
+                     elision: str | None = ELISION, controls: Controls = NO_CONTROLS) -> CompressedOutput:
     """The select and render stages: the best sentences of one scored request within its budget, in source
     order, ``elision`` between kept pieces that are apart; with a ``window``, a sentence that does not fit whole
     may keep its best window (of whole clauses, for the built-in windows)."""
     req = sentences.request
     fit = fit_budget(req.texts, sentences.units, scored.unit_scores, req.budget, req.counter, req.separator,
-                     window=window, min_score=scored.min_score, elision=elision)
+                     window=window, min_score=scored.min_score, elision=elision,
+                     **controls.fit_args(req, sentences.units, scored.unit_scores, scored.doc_scores))
     doc_scores = [float(x) for x in scored.doc_scores] if scored.doc_scores is not None else None
     return CompressedOutput(
         text=fit.text, document_texts=fit.doc_texts, document_full=fit.doc_full, scores=doc_scores,
@@ -61,8 +63,11 @@ class SentenceSelectionCompressor(BaseCompressor):
             sentences only).
         elision: the marker shown where text was dropped between kept pieces (counted in the budget); ``None``
             joins them with a plain space.
-        token_counter, separator: see :class:`~contextzip.compressors.base.BaseCompressor`.
+        token_counter, separator, force_keep, keep_ids, protect, reorder: see
+            :class:`~contextzip.compressors.base.BaseCompressor` and :mod:`contextzip.controls`.
     """
+
+    supports_controls = True
 
     def __init__(self, scorer: SentenceScorer, *, window: WindowFactory | None = None,
                  elision: str | None = ELISION, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -81,5 +86,6 @@ class SentenceSelectionCompressor(BaseCompressor):
     def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
         sentences = [segment_sentences(r) for r in requests]
         scored = self.scorer.score_sentences(sentences)
-        return [select_sentences(s, sc, self.window(s.request) if self.window else None, self.elision)
+        return [select_sentences(s, sc, self.window(s.request) if self.window else None, self.elision,
+                                 controls=self.controls)
                 for s, sc in zip(sentences, scored, strict=True)]

@@ -295,6 +295,6 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         outputs = []
         for r, s, sc in zip(requests, sentences, scored, strict=True):
             window = (answer_windows(s, sc) or (self.window(r) if self.window else None)) if self.fill_budget else None
-            out = select_sentences(s, sc, window, self.elision)
+            out = select_sentences(s, sc, window, self.elision, controls=self.controls)
             outputs.append(explain_relevance_cut(out, r.budget, self.min_relevance))
         return outputs

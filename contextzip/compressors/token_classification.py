@@ -43,6 +43,7 @@ from contextzip.budget import fit_budget
 from contextzip.compressors.base import BaseCompressor, CompressedOutput
 from contextzip.compressors.token_scorer import DEFAULT_MODEL, TokenKeepScorer
 from contextzip.compressors.word_units import PROTECTED_PATTERNS, Units, build_units, compile_patterns
+from contextzip.controls import NO_CONTROLS, Controls
 from contextzip.engine import ScoringEngine
 from contextzip.scorers import Scored, Sentences
 from contextzip.types import CompressionRequest
@@ -74,6 +75,7 @@ class TokenClassificationCompressor(BaseCompressor):
 
     name = "token-classification"
     uses_query = False
+    supports_controls = True
 
     def __init__(
         self,
@@ -144,7 +146,7 @@ class TokenClassificationCompressor(BaseCompressor):
     def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
         units = self.word_units(requests)
         scores = self.unit_scores(requests, units)
-        return [select_words(r, u, s, self.strategy(r), self.document_scores(r, None))
+        return [select_words(r, u, s, self.strategy(r), self.document_scores(r, None), self.controls)
                 for r, u, s in zip(requests, units, scores, strict=True)]
 
 
@@ -160,14 +162,15 @@ def restrict_units(units: Units, spans: Sequence[tuple[int, int]]) -> Units:
 
 
 def select_words(request: CompressionRequest, units: Sequence[Units], scores: Sequence[np.ndarray],
-                 strategy: str, doc_scores: Sequence[float | None] | None = None) -> CompressedOutput:
+                 strategy: str, doc_scores: Sequence[float | None] | None = None,
+                 controls: Controls = NO_CONTROLS) -> CompressedOutput:
     """The select and render stages for word units: the one budget fitter (units whole, forced ones first),
     one threshold across every document of the request."""
     spans = [u for d, doc_units in enumerate(units) for u in doc_units.spans(d)]
     score = np.concatenate([np.asarray(s, dtype=np.float64) for s in scores] or [np.zeros(0)])
     forced = np.concatenate([u.forced for u in units] or [np.zeros(0, bool)])
     fit = fit_budget(request.texts, spans, score, request.budget, request.counter, request.separator,
-                     forced=forced)
+                     **controls.fit_args(request, spans, score, doc_scores, forced))
     return CompressedOutput(
         text=fit.text, document_texts=fit.doc_texts, document_full=fit.doc_full, scores=doc_scores,
         strategy=strategy, tokens=fit.tokens, kept_spans=fit.kept, threshold=fit.threshold,

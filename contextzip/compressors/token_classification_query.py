@@ -114,7 +114,7 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
         for i, b, sc in zip(todo, batches, scored, strict=True):
             sentences[i] = (b, sc)
         scores = self.unit_scores(requests, units, sentences)
-        return [select_words(r, u, s, self.strategy(r), self.document_scores(r, sent))
+        return [select_words(r, u, s, self.strategy(r), self.document_scores(r, sent), self.controls)
                 for r, u, s, sent in zip(requests, units, scores, sentences, strict=True)]
 
     def unit_scores(self, requests: Sequence[CompressionRequest], units: Sequence[Sequence[Units]],
