@@ -18,8 +18,8 @@ The fake server answers:
   ``Authorization`` header it got (to test redaction), ``"error-500"`` a plain-text 500, ``"slow"`` waits
   ``delay_s`` (or 5 s) first;
 - ``GET /v1/models``: one model, ``echo-1``;
-- ``POST /v1/messages``: Anthropic's Messages API, not streamed, and ``/v1/messages/count_tokens``;
-- ``POST /v1/responses`` (the Responses API, not streamed), ``/v1/responses/input_tokens`` and
+- ``POST /v1/messages``: Anthropic's Messages API, streamed or not, and ``/v1/messages/count_tokens``;
+- ``POST /v1/responses`` (the Responses API, streamed or not), ``/v1/responses/input_tokens`` and
   ``/v1/completions`` (the legacy API): an echo each.
 
 Every request is recorded as ``{"path": "/v1/...", "headers": {...}, "body": {...}}`` in ``server.received``
@@ -150,6 +150,47 @@ async def _completion_events(model: str, answer: str) -> AsyncIterator[bytes]:
     yield event({}, "stop") + b"data: [DONE]\n\n"
 
 
+def _sse(events: list[dict[str, Any]]) -> bytes:
+    """Server-sent events named by their ``type`` (the Anthropic and Responses streaming formats)."""
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+
+
+async def _anthropic_events(model: str, answer: str) -> AsyncIterator[bytes]:
+    message = {"id": "msg_echo", "type": "message", "role": "assistant", "model": model, "content": [],
+               "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 0}}
+    yield _sse([{"type": "message_start", "message": message},
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": answer}},
+                {"type": "content_block_stop", "index": 0},
+                {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                 "usage": {"output_tokens": 3}},
+                {"type": "message_stop"}])
+
+
+def _response(model: str, answer: str, done: bool = True) -> dict[str, Any]:
+    item = {"type": "message", "id": "msg_echo", "role": "assistant", "status": "completed",
+            "content": [{"type": "output_text", "text": answer, "annotations": []}]}
+    return {"id": "resp_echo", "object": "response", "created_at": int(time.time()),
+            "status": "completed" if done else "in_progress", "model": model, "parallel_tool_calls": False,
+            "tool_choice": "auto", "tools": [], "output": [item] if done else []}
+
+
+async def _response_events(model: str, answer: str) -> AsyncIterator[bytes]:
+    item = {"type": "message", "id": "msg_echo", "role": "assistant", "status": "in_progress", "content": []}
+    part = {"type": "output_text", "text": "", "annotations": []}
+    where = {"item_id": "msg_echo", "output_index": 0, "content_index": 0}
+    events = [{"type": "response.created", "response": _response(model, "", done=False)},
+              {"type": "response.output_item.added", "output_index": 0, "item": item},
+              {"type": "response.content_part.added", **where, "part": part},
+              {"type": "response.output_text.delta", **where, "delta": answer, "logprobs": []},
+              {"type": "response.output_text.done", **where, "text": answer, "logprobs": []},
+              {"type": "response.content_part.done", **where, "part": {**part, "text": answer}},
+              {"type": "response.output_item.done", "output_index": 0,
+               "item": _response(model, answer)["output"][0]},
+              {"type": "response.completed", "response": _response(model, answer)}]
+    yield _sse([{**e, "sequence_number": n} for n, e in enumerate(events)])
+
+
 def _error_answer(model: str, request: Request) -> Any:
     """The answer of the special error models, or ``None`` for any other model."""
     if model == "error-401":
@@ -187,6 +228,10 @@ def create_fake_openai_app(reply: str | None = None, delay_s: float = 0.0, max_r
     @app.post("/v1/messages")
     async def anthropic_messages(request: Request) -> Any:
         body = await record(request)
+        if body.get("stream"):
+            answer = f"echo: {len(body['messages'])} messages"
+            return StreamingResponse(_anthropic_events(body.get("model", FAKE_MODEL), answer),
+                                     media_type="text/event-stream")
         return {"id": "msg_echo", "type": "message", "role": "assistant", "model": body.get("model", FAKE_MODEL),
                 "content": [{"type": "text", "text": f"echo: {len(body['messages'])} messages"}],
                 "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 3}}
@@ -201,11 +246,10 @@ def create_fake_openai_app(reply: str | None = None, delay_s: float = 0.0, max_r
         body = await record(request)
         items = body.get("input")
         answer = app.state.reply or f"echo: {len(items) if isinstance(items, list) else 1} input items"
-        return {"id": "resp_echo", "object": "response", "created_at": int(time.time()), "status": "completed",
-                "model": body.get("model", FAKE_MODEL), "parallel_tool_calls": False, "tool_choice": "auto",
-                "tools": [], "output": [{"type": "message", "id": "msg_echo", "role": "assistant",
-                                         "status": "completed",
-                                         "content": [{"type": "output_text", "text": answer, "annotations": []}]}]}
+        if body.get("stream"):
+            return StreamingResponse(_response_events(body.get("model", FAKE_MODEL), answer),
+                                     media_type="text/event-stream")
+        return _response(body.get("model", FAKE_MODEL), answer)
 
     @app.post("/v1/responses/input_tokens")
     async def responses_input_tokens(request: Request) -> Any:

@@ -64,6 +64,16 @@ def document_tokens(server, counter) -> int:
     return sum(counter.count(b["source"]["data"]) for b in blocks if b["type"] == "document")
 
 
+def _stream(endpoint, **kwargs):
+    with endpoint.stream(**kwargs) as stream:
+        return "".join(stream.text_stream)
+
+
+async def _astream(endpoint, **kwargs):
+    async with endpoint.stream(**kwargs) as stream:
+        return "".join([t async for t in stream.text_stream])
+
+
 def _read(method, **kwargs):
     with method(**kwargs) as response:
         return response.read()
@@ -76,7 +86,11 @@ SYNC_PATHS = {
                                                                      **kw),
     "messages.count_tokens": lambda c, **kw: c.messages.count_tokens(
         **{k: v for k, v in kw.items() if k != "max_tokens"}),
+    "messages.create stream=True": lambda c, **kw: list(c.messages.create(stream=True, **kw)),
+    "messages.stream": lambda c, **kw: _stream(c.messages, **kw),
+    "messages.parse": lambda c, **kw: c.messages.parse(**kw),
     "beta.messages.create": lambda c, **kw: c.beta.messages.create(**kw),
+    "beta.messages.stream": lambda c, **kw: _stream(c.beta.messages, **kw),
 }
 
 
@@ -100,6 +114,8 @@ ASYNC_PATHS = {
                                                                       **kw),
     "messages.count_tokens": lambda c, **kw: c.messages.count_tokens(
         **{k: v for k, v in kw.items() if k != "max_tokens"}),
+    "messages.stream": lambda c, **kw: _astream(c.messages, **kw),
+    "messages.parse": lambda c, **kw: c.messages.parse(**kw),
 }
 
 

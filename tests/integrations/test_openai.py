@@ -103,6 +103,13 @@ def chat_stream(endpoint, **kwargs):
         return "".join(e.delta for e in stream if e.type == "content.delta")
 
 
+def responses_stream(endpoint, **kwargs):
+    with endpoint.stream(**kwargs) as stream:
+        for _ in stream:
+            pass
+        return stream.get_final_response().output_text
+
+
 def streaming_response(method, **kwargs):
     with method(**kwargs) as response:
         return response.read()
@@ -125,6 +132,9 @@ SYNC_PATHS = {
         model="echo-1", instructions="Be brief.",
         input=[{"role": "user", "content": [{"type": "input_text", "text": m[-1]["content"]}]}]),
     "responses.parse": lambda c, m: c.responses.parse(model="echo-1", input=m[-1]["content"]),
+    "responses.create stream=True": lambda c, m: list(c.responses.create(model="echo-1", input=m[-1]["content"],
+                                                                         stream=True)),
+    "responses.stream": lambda c, m: responses_stream(c.responses, model="echo-1", input=m[-1]["content"]),
     "responses.with_raw_response.create": lambda c, m: c.responses.with_raw_response.create(
         model="echo-1", input=m[-1]["content"]).parse(),
     "responses.with_streaming_response.create": lambda c, m: streaming_response(
@@ -148,6 +158,13 @@ async def _async_stream(endpoint, **kwargs):
         return [e async for e in stream]
 
 
+async def _async_responses_stream(endpoint, **kwargs):
+    async with endpoint.stream(**kwargs) as stream:
+        async for _ in stream:
+            pass
+        return (await stream.get_final_response()).output_text
+
+
 async def _async_streaming_response(method, **kwargs):
     async with method(**kwargs) as response:
         return await response.read()
@@ -163,6 +180,7 @@ ASYNC_PATHS = {
         c.chat.completions.with_streaming_response.create, model="echo-1", messages=m),
     "responses.create": lambda c, m: c.responses.create(model="echo-1", input=m[-1]["content"]),
     "responses.parse": lambda c, m: c.responses.parse(model="echo-1", input=m[-1]["content"]),
+    "responses.stream": lambda c, m: _async_responses_stream(c.responses, model="echo-1", input=m[-1]["content"]),
     "responses.with_raw_response.create": lambda c, m: c.responses.with_raw_response.create(
         model="echo-1", input=m[-1]["content"]),
     "responses.with_streaming_response.create": lambda c, m: _async_streaming_response(
