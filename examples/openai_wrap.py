@@ -54,11 +54,16 @@ def main() -> None:
               f"whole prompt {out.prompt_tokens_before} -> {out.prompt_tokens_after}")
         print("--- user message sent ---\n" + out.messages[1]["content"] + "\n")
 
-        # 2. A wrapped client: chat.completions.create compresses first; everything else is the client's own.
+        # 2. A wrapped client: every call that sends a prompt compresses first; the rest is the client's own.
         client = wrap_openai(OpenAI(base_url=base_url, api_key=api_key), target_tokens=args.budget,
                              on_compression=lambda c: print(f"[contextzip] saved {c.tokens_saved} prompt tokens"))
         reply = client.chat.completions.create(model=args.model, messages=messages)
         print(f"--- reply from {base_url} ---\n{reply.choices[0].message.content}")
+
+        # 3. The Responses API and the raw-response forms are compressed the same way (none is a silent bypass).
+        response = client.responses.with_raw_response.create(model=args.model, input=messages[1]["content"],
+                                                             instructions=messages[0]["content"])
+        print(f"--- responses.create (HTTP {response.status_code}) ---\n{response.parse().output_text}")
 
 
 if __name__ == "__main__":
