@@ -38,3 +38,13 @@ def import_error_without(module: str, setup: str, call: str) -> str:
     proc = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
+
+
+def own_fake_server():
+    """A fake OpenAI server for one test module (``pytest.fixture(own_fake_server, scope="module")``), so the
+    requests of its many call paths (Responses items, tool results, list content) stay out of the session
+    server's records, which other modules read."""
+    from contextzip.testing.fixtures import fake_openai_server
+
+    with fake_openai_server() as server:
+        yield server

@@ -6,13 +6,18 @@ import copy
 
 import pytest
 from anthropic import Anthropic, AsyncAnthropic
-from integration_samples import PARAGRAPHS, QUESTION
+from integration_samples import PARAGRAPHS, QUESTION, own_fake_server
 
 from contextzip.integrations.anthropic import CompressingAnthropic, wrap_anthropic
 from contextzip.integrations.endpoint import UncoveredCallError
 from contextzip.integrations.messages import CONTEXT_BLOCK
 
 SYSTEM = "Answer from the documents only."
+
+
+
+# this module's own fake server: its many call paths stay out of the session server's records
+fake_openai = pytest.fixture(own_fake_server, scope="module", name="fake_openai")
 
 
 def messages():

@@ -5,12 +5,15 @@ from __future__ import annotations
 import copy
 
 import pytest
-from integration_samples import PARAGRAPHS, QUESTION
+from integration_samples import PARAGRAPHS, QUESTION, own_fake_server
 from openai import AsyncOpenAI, OpenAI
 
 from contextzip.integrations.endpoint import UncoveredCallError
 from contextzip.integrations.messages import CONTEXT_BLOCK
 from contextzip.integrations.openai import CompressingOpenAI, wrap_openai
+
+# this module's own fake server: its many call paths stay out of the session server's records
+fake_openai = pytest.fixture(own_fake_server, scope="module", name="fake_openai")
 
 
 def messages():
