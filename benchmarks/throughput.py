@@ -146,7 +146,7 @@ def bench_proxy(args: argparse.Namespace) -> dict[str, Any]:
 
     counter = get_token_counter()
     rng = random.Random(0)
-    n = max(args.clients) * 2 if args.requests is None else args.requests
+    n = max(args.clients) * args.per_client if args.requests is None else args.requests
     requests = []
     for i in range(n):
         answer = f"Request {i}: the keeper of the {rng.choice(_PLACES)} light was Marta Lindqvist-{i}."

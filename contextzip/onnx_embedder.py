@@ -98,15 +98,19 @@ class OnnxSentenceEmbedder(SentenceEmbedder):
         batch_size: texts per forward pass (8 measured best on CPU, as for torch).
         max_length: wordpieces kept per text.
         num_threads: ONNX Runtime's intra-op threads (``None``: its default, one per core).
+        spin: let idle intra-op threads spin (ONNX Runtime's default); off by default, as spinning threads took
+            the CPU from the proxy's other threads on a shared 2-core machine.
         cache: as for :class:`~contextzip.models.SentenceEmbedder`.
     """
 
     def __init__(self, model_name_or_path: str = "minilm", *, quantize: bool = True, batch_size: int = 8,
-                 max_length: int = 256, num_threads: int | None = None, cache: Any = None) -> None:
+                 max_length: int = 256, num_threads: int | None = None, spin: bool = False,
+                 cache: Any = None) -> None:
         super().__init__(model_name_or_path, ScoringEngine(device="cpu", dtype="float32", batch_size=batch_size),
                          max_length, cache=False)
         self.quantize = bool(quantize)
         self.num_threads = num_threads
+        self.spin = bool(spin)
         kind = "int8" if self.quantize else "fp32"
         self.cache = output_cache(cache, lambda: f"embed-onnx-{kind}|{model_name_or_path}|{self.max_length}",
                                   model_name_or_path)
@@ -123,11 +127,13 @@ class OnnxSentenceEmbedder(SentenceEmbedder):
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             if self.num_threads is not None:
                 options.intra_op_num_threads = self.num_threads
+            if not self.spin:  # idle threads sleep: they do not take the CPU from the server's other threads
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
             tokenizer = transformers.AutoTokenizer.from_pretrained(resolve_model_path(self.model_name_or_path))
             return tokenizer, session
 
-        key = (resolve_model_path(self.model_name_or_path), "onnx", self.quantize, self.num_threads)
+        key = (resolve_model_path(self.model_name_or_path), "onnx", self.quantize, self.num_threads, self.spin)
         return cached_model(key, build)
 
     @property
