@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from contextzip.budget import top_within
+from contextzip.budget import Unit
 from contextzip.compressors.base import BaseCompressor, CompressedOutput
 from contextzip.compressors.cross_encoder import DEFAULT_MODEL as DEFAULT_RELEVANCE_MODEL
 from contextzip.compressors.cross_encoder import CrossEncoderScorer, explain_relevance_cut
@@ -26,6 +26,7 @@ from contextzip.compressors.reranked import RerankedScorer
 from contextzip.compressors.token_classification import DEFAULT_MODEL, restrict_units, select_words
 from contextzip.compressors.token_classification_query import QueryAwareTokenClassificationCompressor
 from contextzip.engine import ScoringEngine
+from contextzip.relevance import query_window
 from contextzip.scorers import Scored, Sentences, SentenceScorer
 from contextzip.types import CompressionRequest
 
@@ -124,18 +125,14 @@ class CoarseToFineCompressor(BaseCompressor):
         scored = self.sentence_scorer.score_sentences(sentences)
         units = self.fine.word_units(requests)  # every document through the token classifier, one pass
         coarse = [self.coarse_selection(r, s, sc) for r, s, sc in zip(requests, sentences, scored, strict=True)]
-        kept_sentences = [keep for keep, _ in coarse]
         restricted = []
-        for r, s, keep, doc_units in zip(requests, sentences, kept_sentences, units, strict=True):
-            spans = [[(s.units[k].start, s.units[k].end) for k in keep if s.units[k].doc == d]
-                     for d in range(len(r.documents))]
+        for r, (kept, _, _), doc_units in zip(requests, coarse, units, strict=True):
+            spans = [[(u.start, u.end) for u in kept.units if u.doc == d] for d in range(len(r.documents))]
             restricted.append([restrict_units(u, sp) for u, sp in zip(doc_units, spans, strict=True)])
-        pairs: list[tuple[Sentences, Scored] | None] = [
-            (s.subset(keep), sc.subset(keep)) for s, sc, keep in zip(sentences, scored, kept_sentences, strict=True)
-        ]
+        pairs: list[tuple[Sentences, Scored] | None] = [(kept, kept_scores) for kept, kept_scores, _ in coarse]
         scores = self.fine.unit_scores(requests, restricted, pairs)
         outputs = []
-        for r, u, sc, sent, (_, coarse_tokens) in zip(requests, restricted, scores, scored, coarse, strict=True):
+        for r, u, sc, sent, (_, _, coarse_tokens) in zip(requests, restricted, scores, scored, coarse, strict=True):
             doc_scores = [float(x) for x in sent.doc_scores] if sent.doc_scores is not None else None
             out = select_words(r, u, sc, f"coarse-to-fine: query-guided sentences to ~{coarse_tokens} tokens, "
                                          "then query-aware token pruning", doc_scores)
@@ -144,14 +141,33 @@ class CoarseToFineCompressor(BaseCompressor):
         return outputs
 
     def coarse_selection(self, request: CompressionRequest, sentences: Sentences,
-                         scored: Scored) -> tuple[list[int], int]:
-        """The coarse step: indices of the best sentences within ``budget + coarse_share x (original - budget)``
-        estimated tokens, and their estimated size."""
+                         scored: Scored) -> tuple[Sentences, Scored, int]:
+        """The coarse step: the best sentences within ``budget + coarse_share x (original - budget)`` estimated
+        tokens, best first; a sentence that does not fit whole hands on its best window of words for the question
+        when at least half of it fits, or when nothing is kept yet (the fine step prunes words anyway). Returns the
+        kept sentences (windows as shortened spans), their scores and their estimated size."""
         costs = request.counter.count_many([" " + t for t in sentences.texts])
         extra = self.coarse_share * max(0, request.original_tokens - request.budget)
         limit = min(request.original_tokens, request.budget + math.ceil(extra))
+        score = np.asarray(scored.unit_scores, dtype=np.float64)
         if limit >= request.original_tokens and scored.min_score is None:
-            keep = list(range(len(sentences.units)))
-        else:
-            keep = top_within(costs, np.asarray(scored.unit_scores), limit, min_score=scored.min_score)
-        return keep, int(sum(costs[k] for k in keep))
+            return sentences, scored, int(sum(costs))
+        chosen: dict[int, Unit] = {}
+        used = 0
+        for k in np.lexsort((np.arange(len(score)), -score)).tolist():
+            if scored.min_score is not None and score[k] < scored.min_score:
+                continue
+            room = limit - used
+            unit = sentences.units[k]
+            if costs[k] <= room:
+                chosen[k], used = unit, used + costs[k]
+            elif room >= 3 and (room >= 0.5 * costs[k] or not chosen):
+                a, b = query_window(sentences.texts[k], request.query, room, request.counter)
+                if b > a:
+                    chosen[k] = Unit(unit.doc, unit.start + a, unit.start + b)
+                    used += request.counter.count(" " + sentences.texts[k][a:b])
+        keep = sorted(chosen)
+        text = request.documents
+        view = Sentences(request, tuple(chosen[k] for k in keep),
+                         tuple(text[chosen[k].doc].text[chosen[k].start:chosen[k].end] for k in keep))
+        return view, scored.subset(keep), used

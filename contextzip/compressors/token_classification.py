@@ -151,13 +151,14 @@ class TokenClassificationCompressor(BaseCompressor):
 
 
 def restrict_units(units: Units, spans: Sequence[tuple[int, int]]) -> Units:
-    """The units of one document that lie inside the given ``(start, end)`` spans (sorted, non-overlapping)."""
+    """The units of one document that overlap the given ``(start, end)`` spans (sorted, non-overlapping): a unit
+    that a span cuts into (a name or a date longer than a word window) is kept whole."""
     if len(units.starts) == 0 or not spans:
         return Units(units.starts[:0], units.ends[:0], units.probs[:0], units.forced[:0])
     span_s = np.asarray([s for s, _ in spans])
     span_e = np.asarray([e for _, e in spans])
-    k = np.searchsorted(span_s, units.starts, side="right") - 1
-    inside = (k >= 0) & (units.ends <= span_e[np.clip(k, 0, None)])
+    k = np.searchsorted(span_s, units.ends, side="left") - 1  # the last span starting before the unit ends
+    inside = (k >= 0) & (span_e[np.clip(k, 0, None)] > units.starts)
     return Units(units.starts[inside], units.ends[inside], units.probs[inside], units.forced[inside])
 
 
