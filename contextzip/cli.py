@@ -144,8 +144,10 @@ def cli(verbose: int) -> None:
 @click.option("-c", "--compressor", default="query-guided", show_default=True, help="Registry name (see `contextzip models`).")
 @click.option("--token-counter", default="o200k_base", show_default=True, help="o200k_base, cl100k_base or hf:<model>.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full CompressionResult as JSON.")
+@click.option("--price-model", metavar="MODEL", help="Also estimate what the saved tokens are worth at MODEL's input "
+              "price (contextzip.pricing; e.g. gpt-4o-mini), per request and per million requests.")
 def compress(file: str, query: str | None, budget: int | None, rate: float | None, compressor: str,
-             token_counter: str, as_json: bool) -> None:
+             token_counter: str, as_json: bool, price_model: str | None) -> None:
     """Compress FILE: .jsonl (one {"text", "id", "metadata"} per line), .json (a list of such documents or of
     strings), anything else as one text document; - (the default) reads stdin as text."""
     from contextzip.api import compress as do_compress
@@ -153,6 +155,13 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
 
     kwargs = _budget(budget, rate)
     _compressor_name(compressor)
+    if price_model is not None:
+        from contextzip.pricing import price_of
+
+        try:
+            price_of(price_model)
+        except ValueError as exc:
+            raise click.UsageError(f"--price-model: {exc}") from exc
     if file == "-":
         docs = _read_documents("<stdin>", sys.stdin.buffer)
     else:
@@ -174,6 +183,12 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
             f"(budget {result.target_tokens}, ratio {result.ratio:.3f}, {result.compressor})",
             err=True,
         )
+    if price_model is not None:
+        from contextzip.pricing import estimate_saving
+
+        saving = estimate_saving(result.tokens_saved, price_model, requests=1_000_000)
+        click.echo(f"# {price_model}: about ${saving.usd / 1e6:.6f} saved per request, ${saving.usd:,.2f} per million "
+                   f"requests (input price ${saving.usd_per_million}/1M tokens as of {saving.prices_as_of})", err=True)
 
 
 def _options(options: tuple[str, ...]) -> dict[str, Any]:

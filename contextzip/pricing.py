@@ -68,7 +68,7 @@ def price_of(model: str, prices: Mapping[str, float] | None = None) -> float:
     family = max((name for name in table if model.startswith(name + "-")), key=len, default=None)
     if family is None:
         raise ValueError(f"no price for model {model!r}; known: {sorted(table)}. Pass prices={{{model!r}: "
-                         "USD per 1M input tokens}} or call contextzip.pricing.set_price()")
+                         "USD per 1M input tokens} or call contextzip.pricing.set_price()")
     return table[family]
 
 

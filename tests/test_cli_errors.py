@@ -40,6 +40,7 @@ ERRORS = [
     (["eval", "--dataset", "nq", "--budget", "5", "--reader", "nope"], 2, "--reader"),
     (["eval", "--dataset", "hotpotqa", "--budget", "5", "--data-dir", "/nonexistent"], 1, "no data for 'hotpotqa'"),
     (["models", "--bogus"], 2, "No such option '--bogus'"),
+    (["compress", "-", "--budget", "5", "--price-model", "nope"], 2, "--price-model: no price for model 'nope'"),
 ]
 
 
@@ -115,3 +116,8 @@ def test_data_dir_comes_from_the_environment_or_the_repository(monkeypatch, tmp_
     code, output = run(["eval", "--dataset", "nq", "--budget", "5"], env={"CONTEXTZIP_DATA_DIR": str(tmp_path)})
     assert code == 1 and str(tmp_path) in output
     assert os.getcwd() == str(tmp_path)
+
+
+def test_price_model_estimates_the_saving():
+    code, output = run(["compress", "-", "--budget", "8", "-c", "truncate", "--price-model", "gpt-4o-mini"])
+    assert code == 0 and "gpt-4o-mini: about $" in output and "per million requests" in output
