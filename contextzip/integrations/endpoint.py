@@ -321,11 +321,36 @@ class CompressingClient:
         self._client = client
         self._defaults = {"target_tokens": target_tokens, "rate": rate, "compressor": compressor,
                           "token_counter": token_counter}
-        wrapping = Wrapping(self._defaults, on_compression, unmarked, inspect.iscoroutinefunction(first.create))
-        mounted = {path: cls(_resolve(client, path), wrapping) for path, cls in self.endpoints.items()
-                   if _resolve(client, path) is not None}
-        for name, value in _mount(client, mounted).items():
+        self._options = {**self._defaults, "on_compression": on_compression, "unmarked": unmarked}
+        self._wrapping = Wrapping(self._defaults, on_compression, unmarked, inspect.iscoroutinefunction(first.create))
+        for name, value in self._mounted(client).items():
             setattr(self, name, value)
+
+    def _mounted(self, root: Any) -> dict[str, Any]:
+        """The attributes of ``root`` (the client, or its ``with_raw_response`` view) with endpoints mounted."""
+        mounted = {path: cls(_resolve(root, path), self._wrapping) for path, cls in self.endpoints.items()
+                   if _resolve(root, path) is not None}
+        return _mount(root, mounted)
+
+    @property
+    def with_raw_response(self) -> Any:
+        """The client's ``with_raw_response`` view, its endpoints compressing too."""
+        raw = self._client.with_raw_response
+        return _Namespace(raw, self._mounted(raw))
+
+    @property
+    def with_streaming_response(self) -> Any:
+        """The client's ``with_streaming_response`` view, its endpoints compressing too."""
+        raw = self._client.with_streaming_response
+        return _Namespace(raw, self._mounted(raw))
+
+    def with_options(self, **kwargs: Any) -> CompressingClient:
+        """The client's ``with_options(...)`` copy, wrapped the same way (never an uncompressed client)."""
+        return type(self)(self._client.with_options(**kwargs), **self._options)
+
+    def copy(self, **kwargs: Any) -> CompressingClient:
+        """The client's ``copy(...)``, wrapped the same way."""
+        return type(self)(self._client.copy(**kwargs), **self._options)
 
     @property
     def unwrapped(self) -> Any:

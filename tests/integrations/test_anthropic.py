@@ -182,3 +182,13 @@ def test_unmarked_policies(fake_openai, counter, caplog):
     whole.messages.create(model="echo-1", max_tokens=16, messages=msgs)
     result = fake_openai.last_body["messages"][2]["content"][0]
     assert result["tool_use_id"] == "t1" and 0 < counter.count(result["content"]) <= 40
+
+
+def test_client_level_views_and_copies_compress_too(fake_openai, counter):
+    client = wrap_anthropic(Anthropic(base_url=fake_openai.url, api_key="k", max_retries=0), target_tokens=60,
+                            compressor="truncate")
+    client.with_raw_response.messages.create(model="echo-1", max_tokens=16, messages=messages()).parse()
+    assert 0 < document_tokens(fake_openai, counter) <= 60
+    client.with_options(timeout=10).messages.create(model="echo-1", max_tokens=16, messages=messages())
+    assert 0 < document_tokens(fake_openai, counter) <= 60
+    assert isinstance(client.copy(), CompressingAnthropic)

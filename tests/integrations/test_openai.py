@@ -259,3 +259,19 @@ def test_unmarked_policies(fake_openai, counter, caplog):
     assert 0 < counter.count(sent[2]["content"]) <= 40
     with pytest.raises(ValueError, match="unmarked must be one of"):
         wrap_openai(OpenAI(base_url="http://127.0.0.1:9/v1", api_key="k"), target_tokens=5, unmarked="silent")
+
+
+@pytest.mark.parametrize("view", [
+    lambda c: c.with_raw_response.chat.completions.create(model="echo-1", messages=messages()).parse(),
+    lambda c: c.with_streaming_response.chat.completions.create(model="echo-1", messages=messages()).__enter__(),
+    lambda c: c.with_raw_response.responses.create(model="echo-1", input=messages()[-1]["content"]).parse(),
+    lambda c: c.with_options(timeout=10).chat.completions.create(model="echo-1", messages=messages()),
+    lambda c: c.copy(max_retries=0).responses.create(model="echo-1", input=messages()[-1]["content"]),
+], ids=["client.with_raw_response", "client.with_streaming_response", "client.with_raw_response.responses",
+        "with_options", "copy"])
+def test_client_level_views_and_copies_compress_too(fake_openai, counter, view):
+    client = wrap_openai(OpenAI(base_url=fake_openai.base_url, api_key="k", max_retries=0), target_tokens=40,
+                         compressor="truncate")
+    view(client)
+    assert 0 < counter.count(sent_context(fake_openai)) <= 40
+    assert isinstance(client.with_options(timeout=5), CompressingOpenAI)
