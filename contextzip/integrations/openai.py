@@ -187,15 +187,18 @@ class CompressingOpenAI(CompressingClient):
 
     Covered, sync and async, each also under ``with_raw_response`` and ``with_streaming_response``:
     ``chat.completions.create / parse / stream`` (and ``beta.chat.completions``), ``responses.create / parse /
-    stream`` and ``responses.input_tokens.count`` (``input`` items: message text parts, ``function_call_output``
-    strings, and ``instructions``), and ``completions.create`` with a string prompt. ``responses.compact`` and
-    ``responses.connect`` raise :class:`~contextzip.integrations.endpoint.UncoveredCallError`. Everything else is
-    the wrapped client's own (``client.models.list()``, ``client.embeddings`` ...); ``client.unwrapped`` is the
-    client itself. Arguments: see :class:`~contextzip.integrations.endpoint.CompressingClient`.
+    stream`` (and ``beta.responses``) and ``responses.input_tokens.count`` (``input`` items: message text parts,
+    ``function_call_output`` strings, and ``instructions``), and ``completions.create`` with a string prompt;
+    ``client.with_raw_response`` / ``with_streaming_response`` and ``with_options()`` / ``copy()`` stay wrapped.
+    ``responses.compact`` and ``responses.connect`` raise
+    :class:`~contextzip.integrations.endpoint.UncoveredCallError`. Everything else is the wrapped client's own
+    (``client.models.list()``, ``client.embeddings`` ...); ``client.unwrapped`` is the client itself. Arguments:
+    see :class:`~contextzip.integrations.endpoint.CompressingClient`.
     """
 
     endpoints = {("chat", "completions"): _Completions, ("responses",): _Responses,
-                 ("beta", "chat", "completions"): _Completions, ("completions",): _Legacy}
+                 ("beta", "chat", "completions"): _Completions, ("beta", "responses"): _Responses,
+                 ("completions",): _Legacy}
     expected = "an openai.OpenAI or AsyncOpenAI client"
 
 

@@ -130,6 +130,7 @@ SYNC_PATHS = {
     "chat.with_streaming_response.create": lambda c, m: streaming_response(
         c.chat.completions.with_streaming_response.create, model="echo-1", messages=m),
     "beta.chat.parse": lambda c, m: c.beta.chat.completions.parse(model="echo-1", messages=m),
+    "beta.responses.create": lambda c, m: c.beta.responses.create(model="echo-1", input=m[-1]["content"]),
     "responses.create str": lambda c, m: c.responses.create(model="echo-1", input=m[-1]["content"]),
     "responses.create items": lambda c, m: c.responses.create(
         model="echo-1", instructions="Be brief.",
