@@ -17,6 +17,7 @@ from contextzip.errors import ContextZipError, ModelNotAvailableError, missing_d
 from contextzip.integrations.messages import CompressedMessages, find_context, finish
 from contextzip.integrations.server.batching import CLIENT_GONE, CompressionPool
 from contextzip.integrations.server.config import ProxyError, ServerConfig, parse_options
+from contextzip.integrations.server.redaction import Redactor
 
 try:
     import httpx
@@ -89,7 +90,9 @@ async def read_body(request: Request, limit: int) -> bytes:
 def parse_chat_body(raw: bytes) -> dict[str, Any]:
     """A chat completions body: a JSON object with a ``messages`` list, or a 400."""
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ProxyError(400, "request body is nested too deeply") from None
     except ValueError:
         raise ProxyError(400, "request body is not valid JSON") from None
     if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -97,12 +100,17 @@ def parse_chat_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; the JSON standard (and upstream APIs) do not.
+    raise ProxyError(400, f"request body is not valid JSON: {name} is not a JSON value")
+
+
 class Upstream:
     """The upstream API: its URL, one HTTP client (opened by the app's lifespan), auth headers, key redaction."""
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self._key = config.upstream_api_key.encode() if config.upstream_api_key else None
+        self.redactor = Redactor(config.upstream_api_key)
         self._client: httpx.AsyncClient | None = None
 
     def open(self) -> None:
@@ -120,8 +128,8 @@ class Upstream:
         return self._client
 
     def redact(self, data: bytes) -> bytes:
-        """``data`` with the upstream API key replaced by ``[REDACTED]``."""
-        return data.replace(self._key, b"[REDACTED]") if self._key else data
+        """``data`` with the upstream API key, in any JSON escaping, replaced by ``[REDACTED]``."""
+        return self.redactor.plain(data)
 
     def headers(self, request: Request) -> dict[str, str]:
         """Headers for upstream: the configured key, else (without proxy auth) the client's own."""
@@ -151,7 +159,7 @@ class Upstream:
         except ValueError:
             parsed = None
         if isinstance(parsed, dict) and "error" in parsed:
-            return JSONResponse(parsed, status_code=status, headers=headers)
+            return JSONResponse(self.redactor.value(parsed), status_code=status, headers=headers)
         text = content.decode("utf-8", errors="replace")[:500]
         return JSONResponse({"error": {"message": f"upstream returned HTTP {status}: {text}",
                                        "type": "upstream_error", "code": None}}, status_code=status, headers=headers)
@@ -188,11 +196,24 @@ class Upstream:
         return self.answer(upstream, content, headers)
 
     async def _relay(self, upstream: httpx.Response) -> AsyncIterator[bytes]:
+        """The upstream stream, redacted over whole events; if it breaks, an error event ends it (never a clean
+        end: the status line is already sent)."""
+        redacting = self.redactor.stream()
         try:
             async for chunk in upstream.aiter_bytes():
-                yield self.redact(chunk)
-        except httpx.HTTPError as exc:  # the status line is already sent: log and end the stream
+                out = redacting.feed(chunk)
+                if out:
+                    yield out
+        except httpx.HTTPError as exc:
             logger.warning("upstream stream broke: %s", type(exc).__name__)
+            yield redacting.flush()
+            error = {"error": {"message": f"upstream stream broke ({type(exc).__name__})", "type": "upstream_error",
+                               "code": "upstream_stream_broken"}}
+            yield f"\n\ndata: {json.dumps(error)}\n\n".encode()
+            return
+        tail = redacting.flush()
+        if tail:
+            yield tail
 
 
 class Proxy:
@@ -340,7 +361,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/metrics")
-    async def metrics_endpoint(format: str = "json") -> Any:
+    async def metrics_endpoint(request: Request, format: str = "json") -> Any:
+        proxy.authorize(request)  # behind the same token as the API when one is set
         if format == "prometheus":
             return Response(metrics.prometheus(), media_type=metrics.content_type)
         return metrics.snapshot()
