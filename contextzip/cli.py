@@ -163,7 +163,12 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
         except ValueError as exc:
             raise click.UsageError(f"--price-model: {exc}") from exc
     if file == "-":
-        docs = _read_documents("<stdin>", sys.stdin.buffer)
+        if sys.stdin is None or sys.stdin.closed:
+            raise click.ClickException("stdin is closed: give FILE, or pipe the text in")
+        try:
+            docs = _read_documents("<stdin>", sys.stdin.buffer)
+        except OSError as exc:
+            raise click.ClickException(f"cannot read stdin: {exc.strerror or exc}") from exc
     else:
         try:
             with open(file, "rb") as f:
@@ -174,10 +179,8 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
         result = do_compress(docs, query=query, compressor=compressor, token_counter=token_counter, **kwargs)
     except (ValueError, TypeError, ContextZipError) as exc:
         raise click.ClickException(str(exc)) from exc
-    if as_json:
-        click.echo(result.to_json(indent=2))
-    else:
-        click.echo(result.text)
+    _write_result(result.to_json(indent=2) if as_json else result.text)
+    if not as_json:
         click.echo(
             f"# {result.original_tokens} -> {result.compressed_tokens} tokens "
             f"(budget {result.target_tokens}, ratio {result.ratio:.3f}, {result.compressor})",
@@ -189,6 +192,17 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
         saving = estimate_saving(result.tokens_saved, price_model, requests=1_000_000)
         click.echo(f"# {price_model}: about ${saving.usd / 1e6:.6f} saved per request, ${saving.usd:,.2f} per million "
                    f"requests (input price ${saving.usd_per_million}/1M tokens as of {saving.prices_as_of})", err=True)
+
+
+def _write_result(text: str) -> None:
+    """``text`` to stdout, or a clear error when it cannot be written (never a silent loss)."""
+    if sys.stdout is None or sys.stdout.closed:
+        raise click.ClickException("stdout is closed: the result could not be written")
+    try:
+        click.echo(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the result to stdout: {exc.strerror or exc}") from exc
 
 
 def _options(options: tuple[str, ...]) -> dict[str, Any]:
@@ -359,8 +373,11 @@ def models(as_json: bool) -> None:
 @click.option("--max-request-bytes", default=4 * 1024 * 1024, show_default=True, type=click.IntRange(min=1))
 @click.option("--upstream-timeout", default=120.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Seconds to wait for the upstream.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug", "trace"]),
+              help="The server's log level (uvicorn's access and error logs).")
 def serve(upstream: str, host: str, port: int, budget: int | None, rate: float | None, compressor: str,
-          token_counter: str | None, max_request_bytes: int, upstream_timeout: float) -> None:
+          token_counter: str | None, max_request_bytes: int, upstream_timeout: float, log_level: str) -> None:
     """Run a compressing OpenAI-compatible proxy in front of UPSTREAM.
 
     The upstream API key is read from $CONTEXTZIP_UPSTREAM_API_KEY; set $CONTEXTZIP_PROXY_TOKEN to require
@@ -377,7 +394,7 @@ def serve(upstream: str, host: str, port: int, budget: int | None, rate: float |
         config = ServerConfig(upstream=upstream, target_tokens=budget, rate=rate, compressor=compressor,
                               token_counter=token_counter, max_request_bytes=max_request_bytes,
                               upstream_timeout=upstream_timeout)
-        run_server(config, host=host, port=port)
+        run_server(config, host=host, port=port, log_level=log_level)
     except (ValueError, TypeError, ContextZipError) as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -117,3 +117,36 @@ def test_fuzz_message_parsing(docs, question, as_parts):
         forwarded = out.messages[0]["content"]
         assert forwarded.count("</context>") == 1
         assert forwarded[CONTEXT_BLOCK.search(forwarded).end():].strip() == question.strip()
+
+
+# --- the CLI with closed standard streams --------------------------------------------------------------------
+
+def _cli(args: str, redirect: str, tmp_path) -> tuple[int, str]:
+    import subprocess
+    import sys
+
+    doc = tmp_path / "doc.txt"
+    doc.write_text("one two three four five six seven eight nine ten")
+    cmd = f"{sys.executable} -m contextzip.cli compress -b 3 -c truncate {args.format(doc=doc)} {redirect}"
+    proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+    return proc.returncode, proc.stderr
+
+
+def test_cli_closed_stdin_is_a_clear_error(tmp_path):
+    rc, err = _cli("-", "<&-", tmp_path)
+    assert rc == 1 and "stdin is closed" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("redirect,message", [(">&-", "stdout is closed"), ("> /dev/full", "cannot write")])
+def test_cli_unwritable_stdout_is_never_a_silent_loss(tmp_path, redirect, message):
+    rc, err = _cli("{doc}", redirect, tmp_path)
+    assert rc == 1 and message in err and "Traceback" not in err
+
+
+def test_serve_has_a_log_level():
+    from click.testing import CliRunner
+
+    from contextzip.cli import cli
+
+    out = CliRunner().invoke(cli, ["serve", "--help"])
+    assert "--log-level" in out.output
