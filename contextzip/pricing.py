@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 # USD per 1M input tokens (standard tier, no caching or batch discount).
-# Source: https://openai.com/api/pricing and https://www.anthropic.com/pricing, as listed on 2025-06-01.
+# Source: the list prices on https://openai.com/api/pricing and https://www.anthropic.com/pricing as of
+# 2025-06-01, written down from those pages' published figures, not re-fetched when this table was added
+# (the build machine reaches no network): verify them before quoting a figure.
 PRICES_AS_OF = "2025-06-01"
 PRICES_USD_PER_MILLION: dict[str, float] = {
     "gpt-4o": 2.50,

@@ -23,7 +23,7 @@ The fake server answers:
   ``/v1/completions`` (the legacy API): an echo each.
 
 Every request is recorded as ``{"path": "/v1/...", "headers": {...}, "body": {...}}`` in ``server.received``
-(the last ``max_recorded``; header names are lower-case). Needs the ``server`` extra (``pip install 'contextzip[server]'``).
+(the last ``max_recorded``; header names are lower-case). Needs the ``server`` extra (``pip install 'contextzip-rag[server]'``).
 """
 
 from __future__ import annotations
