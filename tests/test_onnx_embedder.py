@@ -54,3 +54,7 @@ def test_drop_in_embedder_for_query_guided(onnx_dir, monkeypatch):
     assert 0 < first.compressed_tokens <= 15
     assert comp.compress(docs, TEXTS[1], target_tokens=15).text == first.text
     assert embedder.cache.stats.hits > 0 and embedder.cache.namespace.startswith("embed-onnx-int8|minilm")
+    assert embedder.engine.batch_size == 1  # with a cache, a vector must not depend on its batch
+    texts = TEXTS * 3
+    np.testing.assert_array_equal(embedder.encode(texts[::-1])[::-1],
+                                  OnnxSentenceEmbedder(cache=False, batch_size=1).encode(texts))
