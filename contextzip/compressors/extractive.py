@@ -19,6 +19,7 @@ from contextzip.render import ELISION
 from contextzip.scorers import Scored, Sentences, SentenceScorer
 from contextzip.segment import split_sentences
 from contextzip.types import CompressionRequest
+from contextzip.validation import check_number
 
 __all__ = ["SentenceSelectionCompressor", "segment_sentences", "select_sentences"]
 
@@ -38,13 +39,15 @@ def segment_sentences(request: CompressionRequest) -> Sentences:
 
 
 def select_sentences(sentences: Sentences, scored: Scored, window: WindowFn | None = None,
-                     elision: str | None = ELISION, controls: Controls = NO_CONTROLS) -> CompressedOutput:
+                     elision: str | None = ELISION, controls: Controls = NO_CONTROLS,
+                     partial_share: float = 0.5) -> CompressedOutput:
     """The select and render stages: the best sentences of one scored request within its budget, in source
     order, ``elision`` between kept pieces that are apart; with a ``window``, a sentence that does not fit whole
-    may keep its best window (of whole clauses, for the built-in windows)."""
+    may keep its best window (of whole clauses, for the built-in windows) when at least ``partial_share`` of it
+    fits."""
     req = sentences.request
     fit = fit_budget(req.texts, sentences.units, scored.unit_scores, req.budget, req.counter, req.separator,
-                     window=window, min_score=scored.min_score, elision=elision,
+                     window=window, min_score=scored.min_score, elision=elision, partial_share=partial_share,
                      **controls.fit_args(req, sentences.units, scored.unit_scores, scored.doc_scores))
     doc_scores = [float(x) for x in scored.doc_scores] if scored.doc_scores is not None else None
     return CompressedOutput(
@@ -63,6 +66,7 @@ class SentenceSelectionCompressor(BaseCompressor):
             sentences only).
         elision: the marker shown where text was dropped between kept pieces (counted in the budget); ``None``
             joins them with a plain space.
+        partial_share: a sentence that does not fit whole keeps a window when at least this share of it fits.
         token_counter, separator, force_keep, keep_ids, protect, reorder: see
             :class:`~contextzip.compressors.base.BaseCompressor` and :mod:`contextzip.controls`.
     """
@@ -70,8 +74,10 @@ class SentenceSelectionCompressor(BaseCompressor):
     supports_controls = True
 
     def __init__(self, scorer: SentenceScorer, *, window: WindowFactory | None = None,
-                 elision: str | None = ELISION, **kwargs) -> None:  # type: ignore[no-untyped-def]
+                 elision: str | None = ELISION, partial_share: float = 0.5,
+                 **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
+        self.partial_share = check_number("partial_share", partial_share, 0.0, 1.0)
         if elision is not None and not isinstance(elision, str):
             raise TypeError(f"elision must be a str or None, but got {type(elision).__name__}")
         self.elision = elision
@@ -87,5 +93,5 @@ class SentenceSelectionCompressor(BaseCompressor):
         sentences = [segment_sentences(r) for r in requests]
         scored = self.scorer.score_sentences(sentences)
         return [select_sentences(s, sc, self.window(s.request) if self.window else None, self.elision,
-                                 controls=self.controls)
+                                 controls=self.controls, partial_share=self.partial_share)
                 for s, sc in zip(sentences, scored, strict=True)]

@@ -166,6 +166,10 @@ class CoarseToFineCompressor(BaseCompressor):
                 if b > a:
                     chosen[k] = Unit(unit.doc, unit.start + a, unit.start + b)
                     used += request.counter.count(" " + sentences.texts[k][a:b])
+        if not chosen and len(score) and limit > 0:  # every sentence is longer than the limit and has no window
+            best = int(np.lexsort((np.arange(len(score)), -score))[0])  # (emoji, unspaced text): the fitter cuts it
+            if scored.min_score is None or score[best] >= scored.min_score:
+                chosen[best], used = sentences.units[best], costs[best]
         keep = sorted(chosen)
         text = request.documents
         view = Sentences(request, tuple(chosen[k] for k in keep),

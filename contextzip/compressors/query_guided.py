@@ -235,6 +235,8 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
             never inside a number or a name) or "words" (tighter fill, word-level fragments).
         elision: the marker shown where text was dropped between kept pieces (" … " by default, counted in the
             budget); ``None`` joins them with a plain space.
+        partial_share: a sentence that does not fit whole keeps its best window when at least this share of it
+            fits (0.3, chosen on the tune split of HotpotQA and NQ: ``contextzip eval --split tune``).
         embedder: any :class:`~contextzip.scorers.TextEmbedder` to use (and share) instead of loading one.
         scorer: the sentence scorer instead of the dense + BM25 one: a model name or path ("contextzip-relevance",
             a Hugging Face cross-encoder or reranker: :class:`~contextzip.compressors.cross_encoder.CrossEncoderScorer`)
@@ -263,6 +265,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         fill_budget: bool = True,
         windows: str = "clauses",
         elision: str | None = ELISION,
+        partial_share: float = 0.3,
         embedder: TextEmbedder | None = None,
         scorer: SentenceScorer | str | None = None,
         rerank: str | None = None,
@@ -279,7 +282,8 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
             sentence_scorer(scorer, engine, min_relevance)
         if rerank is not None:
             chosen = RerankedScorer(chosen, CrossEncoderScorer(rerank, engine=engine), min_relevance=min_relevance)
-        super().__init__(chosen, window=_WINDOWS[windows] if fill_budget else None, elision=elision, **kwargs)
+        super().__init__(chosen, window=_WINDOWS[windows] if fill_budget else None, elision=elision,
+                         partial_share=partial_share, **kwargs)
         self.embedder = embedder
         self.weights = getattr(self.scorer, "weights", None)
         self.fill_budget = fill_budget
@@ -295,6 +299,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         outputs = []
         for r, s, sc in zip(requests, sentences, scored, strict=True):
             window = (answer_windows(s, sc) or (self.window(r) if self.window else None)) if self.fill_budget else None
-            out = select_sentences(s, sc, window, self.elision, controls=self.controls)
+            out = select_sentences(s, sc, window, self.elision, controls=self.controls,
+                                   partial_share=self.partial_share)
             outputs.append(explain_relevance_cut(out, r.budget, self.min_relevance))
         return outputs
