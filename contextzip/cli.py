@@ -373,11 +373,19 @@ def models(as_json: bool) -> None:
 @click.option("--max-request-bytes", default=4 * 1024 * 1024, show_default=True, type=click.IntRange(min=1))
 @click.option("--upstream-timeout", default=120.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Seconds to wait for the upstream.")
+@click.option("--max-request-tokens", default=500_000, show_default=True, type=click.IntRange(min=1),
+              help="Contexts with more tokens get 413, before compression.")
+@click.option("--max-queue", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Requests waiting for compression at most; beyond, 429 with Retry-After.")
+@click.option("--compression-timeout", default=30.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Seconds a request may spend queued and compressed; beyond, 503 with Retry-After.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug", "trace"]),
               help="The server's log level (uvicorn's access and error logs).")
 def serve(upstream: str, host: str, port: int, budget: int | None, rate: float | None, compressor: str,
-          token_counter: str | None, max_request_bytes: int, upstream_timeout: float, log_level: str) -> None:
+          token_counter: str | None, max_request_bytes: int, upstream_timeout: float, max_request_tokens: int,
+          max_queue: int, compression_timeout: float, log_level: str) -> None:
     """Run a compressing OpenAI-compatible proxy in front of UPSTREAM.
 
     The upstream API key is read from $CONTEXTZIP_UPSTREAM_API_KEY; set $CONTEXTZIP_PROXY_TOKEN to require
@@ -393,7 +401,8 @@ def serve(upstream: str, host: str, port: int, budget: int | None, rate: float |
 
         config = ServerConfig(upstream=upstream, target_tokens=budget, rate=rate, compressor=compressor,
                               token_counter=token_counter, max_request_bytes=max_request_bytes,
-                              upstream_timeout=upstream_timeout)
+                              upstream_timeout=upstream_timeout, max_request_tokens=max_request_tokens,
+                              max_queue=max_queue, compression_timeout=compression_timeout)
         run_server(config, host=host, port=port, log_level=log_level)
     except (ValueError, TypeError, ContextZipError) as exc:
         raise click.ClickException(str(exc)) from exc
