@@ -205,19 +205,6 @@ def _write_result(text: str) -> None:
         raise click.ClickException(f"cannot write the result to stdout: {exc.strerror or exc}") from exc
 
 
-def _options(options: tuple[str, ...]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in options:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"expected KEY=VALUE, but got {item!r}", param_hint="--option")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
-
-
 @cli.command(name="eval")
 @click.option("--dataset", required=True, type=click.Choice(["hotpotqa", "nq", "squad", "qmsum"]))
 @click.option("--data-dir", default=default_data_dir, envvar=DATA_DIR_ENV, show_default="$CONTEXTZIP_DATA_DIR, "
@@ -247,7 +234,7 @@ def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: in
     --reader how well an LLM still answers."""
     from contextzip.errors import ContextZipError
     from contextzip.eval.readers import get_reader
-    from contextzip.eval.runner import run_eval
+    from contextzip.eval.runner import parse_options, run_eval
 
     kwargs = _budget(budget, rate)
     _compressor_name(compressor)
@@ -264,7 +251,7 @@ def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: in
     try:
         summary, _ = run_eval(dataset, compressor, limit=limit, data_dir=data_dir, show_progress_bar=progress,
                               reader=reader_obj, reader_limit=reader_limit, split=split,
-                              compressor_kwargs=_options(options), **kwargs)
+                              compressor_kwargs=parse_options(options), **kwargs)
     except (FileNotFoundError, ValueError, TypeError, ContextZipError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(summary) if as_json else json.dumps(summary, indent=2))

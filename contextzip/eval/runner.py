@@ -173,6 +173,23 @@ def reader_summary(records: Sequence[ExampleRecord], references: ReaderReference
     return out
 
 
+def parse_options(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings (``contextzip eval -o``) as constructor arguments; a VALUE that parses as JSON is
+    read as JSON (numbers, booleans, null, lists), any other as a string."""
+    import json
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--option: expected KEY=VALUE, but got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 def trained_on(compressor: BaseCompressor) -> set[str]:
     """The evaluation data sets the models of ``compressor`` (or of its scorers) were trained on: each object
     may say so in a ``trained_on`` attribute (e.g. ``("squad",)`` for ``contextzip-relevance``)."""
