@@ -199,7 +199,17 @@ class SentenceEmbedder(LazyModel):
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
         def collate(batch: list[int]) -> dict[str, Any]:
-            return pad_batch([ids[i] for i in batch], pad_id)
+            # Widths rounded up to a multiple of 16 (masked, so the vectors do not change): CPU kernels keep a
+            # cache per input shape, and one shape per sentence length grew the process by ~35 KB per sentence
+            # (10,000 one-sentence documents: +400 MB).
+            out = pad_batch([ids[i] for i in batch], pad_id)
+            extra = -out["input_ids"].shape[1] % 16
+            if extra:
+                import torch
+
+                out = {"input_ids": torch.nn.functional.pad(out["input_ids"], (0, extra), value=pad_id),
+                       "attention_mask": torch.nn.functional.pad(out["attention_mask"], (0, extra), value=0)}
+            return out
 
         def forward(tensors: dict[str, Any]) -> Any:
             import torch
