@@ -53,8 +53,10 @@ def as_documents(documents: DocumentsInput) -> list[Document]:
             text = doc["text"]
             if not isinstance(text, str):
                 raise TypeError(f"document {i}: 'text' must be str, but got {type(text).__name__}")
-            doc_id = doc.get("id")
-            out.append(Document(text, str(doc_id) if doc_id is not None else str(i), dict(doc.get("metadata") or {})))
+            doc_id, metadata = doc.get("id"), doc.get("metadata") or {}
+            if not isinstance(metadata, Mapping):
+                raise TypeError(f"document {i}: 'metadata' must be a mapping, but got {type(metadata).__name__}")
+            out.append(Document(text, str(doc_id) if doc_id is not None else str(i), dict(metadata)))
         else:
             raise TypeError(
                 f"document {i} must be a str, a Document or a mapping with 'text', but got {type(doc).__name__}"

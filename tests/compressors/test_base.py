@@ -118,3 +118,10 @@ def test_result_serialises_to_json():
     for key in ("text", "original_tokens", "compressed_tokens", "ratio", "documents"):
         assert key in data
     assert data["documents"][0]["status"] in ("kept", "shortened", "dropped")
+
+
+def test_string_metadata_in_a_mapping_document_is_a_clear_error() -> None:
+    from contextzip.compressors.base import as_documents
+
+    with pytest.raises(TypeError, match="document 0: 'metadata' must be a mapping, but got str"):
+        as_documents([{"text": "Some text.", "metadata": "web"}])
