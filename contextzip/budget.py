@@ -281,7 +281,8 @@ def fit_budget(
 
 def _result(state: _Fitter, units: Sequence[Unit], score: np.ndarray, threshold: float | None) -> Fit:
     reason = None
-    if state.n < MIN_BUDGET_USE * state.budget and len(state.pieces) < len(units):
+    whole_kept = sum((s, e) == (units[i].start, units[i].end) for i, s, e in state.pieces)
+    if state.n < MIN_BUDGET_USE * state.budget and whole_kept < len(units):
         reason = (f"{state.n} of {state.budget} tokens used: the next whole unit (or the best window of one) "
                   "would not fit in what is left")
     n_docs = len(state.doc_texts)

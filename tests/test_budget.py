@@ -83,7 +83,14 @@ documents = st.lists(st.lists(sentence, min_size=1, max_size=6).map(". ".join), 
        scores=st.lists(st.floats(min_value=-5, max_value=5), min_size=1, max_size=8))
 def test_fit_budget_never_exceeds_budget_and_uses_it(counter, docs, budget, scores):
     units, values = _units(docs, scores)
-    result = fit_budget(docs, units, values, budget, counter, window=head_window(docs, counter))
+    whole = fit_budget(docs, units, values, budget, counter, window=head_window(docs, counter))
+    assert whole.tokens <= budget and counter.count(whole.text) == whole.tokens
+    full = counter.count("\n\n".join(d for d in docs if d.strip()))
+    if full > budget and whole.tokens < MIN_BUDGET_USE * budget:
+        assert whole.reason and "would not fit" in whole.reason  # the default says why it stopped short
+    # With cut_inside_words the fill may cut a head inside a word: then 95% holds unless no head fits at all.
+    result = fit_budget(docs, units, values, budget, counter, window=head_window(docs, counter),
+                        cut_inside_words=True)
     assert counter.count(result.text) == result.tokens
     assert result.tokens <= budget
     assert len(result.doc_texts) == len(docs)
