@@ -225,14 +225,39 @@ def _trained_state(model: Any) -> dict[str, Any]:
     return {k: v for k, v in model.state_dict().items() if k in names}
 
 
-def save_relevance_model(model: Any, config: dict[str, Any], folder: str) -> None:
-    """Write the trained layers and heads (fp16 safetensors) and the config: a few MB, not the encoder."""
+_SCALE = ".int8_scale"  # suffix of the per-row scale that goes with an int8 weight matrix
+
+
+def pack_state(state: dict[str, Any]) -> dict[str, Any]:
+    """Weight matrices as int8 with one float16 scale per row (absmax), everything else float16: the trained
+    layers and heads in under 4 MB."""
     import torch
+
+    out = {}
+    for k, v in state.items():
+        v = v.detach().float()
+        if v.ndim == 2:
+            scale = v.abs().amax(dim=1, keepdim=True).clamp(min=1e-8) / 127.0
+            out[k] = torch.round(v / scale).to(torch.int8).contiguous()
+            out[k + _SCALE] = scale.to(torch.float16).contiguous()
+        else:
+            out[k] = v.to(torch.float16).contiguous()
+    return out
+
+
+def unpack_state(state: dict[str, Any]) -> dict[str, Any]:
+    """The float32 state of :func:`pack_state` (float16-only files, as older ones, load as they are)."""
+    return {k: (v.float() * state[k + _SCALE].float()) if k + _SCALE in state else v.float()
+            for k, v in state.items() if not k.endswith(_SCALE)}
+
+
+def save_relevance_model(model: Any, config: dict[str, Any], folder: str) -> None:
+    """Write the trained layers and heads (int8 matrices, :func:`pack_state`) and the config: a few MB, not the
+    encoder."""
     from safetensors.torch import save_file
 
     os.makedirs(folder, exist_ok=True)
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in _trained_state(model).items()}
-    save_file(state, os.path.join(folder, "model.safetensors"))
+    save_file(pack_state(_trained_state(model)), os.path.join(folder, "model.safetensors"))
     with open(os.path.join(folder, RELEVANCE_CONFIG), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2)
 
@@ -247,13 +272,13 @@ def load_relevance_model(folder: str) -> tuple[Any, Any, dict[str, Any]]:
         config = json.load(f)
     base = resolve_model_path(config["base_model"])
     model = build_relevance_model(base, config)
-    state = load_file(os.path.join(folder, "model.safetensors"))
+    state = unpack_state(load_file(os.path.join(folder, "model.safetensors")))
     unknown = set(state) - set(model.state_dict())
     if unknown:
         raise ValueError(f"{folder}: weights for unknown parameters {sorted(unknown)[:3]}")
     if not config.get("span"):
         state = {k: v for k, v in state.items() if not k.startswith("span_head")}
-    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    model.load_state_dict(state, strict=False)
     return AutoTokenizer.from_pretrained(base), model.eval(), config
 
 
