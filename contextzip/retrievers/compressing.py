@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from contextzip.budget import resolve_budget
 from contextzip.compressors.base import BaseCompressor
@@ -92,39 +93,32 @@ class CompressingRetriever:
 
     def retrieve(self, query: str, *, k: int | None = None, filter: MetadataFilter | None = None) -> RetrievalResult:
         """Retrieve ``k`` documents for ``query`` and compress them to the budget."""
-        if not isinstance(query, str):
-            raise TypeError(f"query must be a str, but got {type(query).__name__}")
-        return self.batch([query], k=k, filter=filter)[0]
+        return self.batch([_one_query(query)], k=k, filter=filter)[0]
 
     __call__ = retrieve
 
     def batch(self, queries: Sequence[str], *, k: int | None = None,
               filter: MetadataFilter | None = None) -> list[RetrievalResult]:
         """:meth:`retrieve` for many queries: one batched search, one batched compression pass."""
-        queries = check_queries(queries)
-        k = self.k if k is None else check_k(k)
+        queries, k = check_queries(queries), self._k(k)
         if not queries:
             return []
         start = time.perf_counter()
         hits = self.retriever.search_batch(queries, k, filter=filter)
         retrieval_ms = (time.perf_counter() - start) * 1000 / len(queries)
-        compressions = self.compressor.compress_batch(
-            [(q, [h.document for h in hs]) for q, hs in zip(queries, hits, strict=True)],
-            target_tokens=self.target_tokens, rate=self.rate)
+        compressions = self.compressor.compress_batch(_items(queries, hits), target_tokens=self.target_tokens,
+                                                      rate=self.rate)
         return self._results(queries, hits, compressions, retrieval_ms)
 
     async def aretrieve(self, query: str, *, k: int | None = None,
                         filter: MetadataFilter | None = None) -> RetrievalResult:
         """Async :meth:`retrieve`."""
-        if not isinstance(query, str):
-            raise TypeError(f"query must be a str, but got {type(query).__name__}")
-        return (await self.abatch([query], k=k, filter=filter))[0]
+        return (await self.abatch([_one_query(query)], k=k, filter=filter))[0]
 
     async def abatch(self, queries: Sequence[str], *, k: int | None = None,
                      filter: MetadataFilter | None = None) -> list[RetrievalResult]:
         """Async :meth:`batch`: the search and the model work run in worker threads."""
-        queries = check_queries(queries)
-        k = self.k if k is None else check_k(k)
+        queries, k = check_queries(queries), self._k(k)
         if not queries:
             return []
         start = time.perf_counter()
@@ -134,7 +128,7 @@ class CompressingRetriever:
         else:
             hits = await asyncio.to_thread(self.retriever.search_batch, queries, k, filter=filter)
         retrieval_ms = (time.perf_counter() - start) * 1000 / len(queries)
-        items = [(q, [h.document for h in hs]) for q, hs in zip(queries, hits, strict=True)]
+        items = _items(queries, hits)
         compressor = self.compressor
         acompress = getattr(compressor, "acompress_batch", None)
         if acompress is not None:
@@ -144,8 +138,22 @@ class CompressingRetriever:
                                                    target_tokens=self.target_tokens, rate=self.rate)
         return self._results(queries, hits, compressions, retrieval_ms)
 
+    def _k(self, k: int | None) -> int:
+        return self.k if k is None else check_k(k)
+
     @staticmethod
     def _results(queries: list[str], hits: list[list[SearchHit]], compressions: list[CompressionResult],
                  retrieval_ms: float) -> list[RetrievalResult]:
         return [RetrievalResult(q, list(h), c, retrieval_ms)
                 for q, h, c in zip(queries, hits, compressions, strict=True)]
+
+
+def _one_query(query: object) -> str:
+    if not isinstance(query, str):
+        raise TypeError(f"query must be a str, but got {type(query).__name__}")
+    return query
+
+
+def _items(queries: Sequence[str], hits: Sequence[Sequence[SearchHit]]) -> list[tuple[str, list[Any]]]:
+    """(query, retrieved documents) pairs, as ``compress_batch`` takes them."""
+    return [(q, [h.document for h in hs]) for q, hs in zip(queries, hits, strict=True)]
