@@ -173,7 +173,9 @@ class _Fitter:
             n = self.try_add((i, s, e), current)
             if n <= self.budget:
                 return True
-            room -= max(1, n - self.budget)
+            if room == 1:
+                return False
+            room = max(1, room - max(1, n - self.budget))  # never jump past the one-token window
         return False
 
 

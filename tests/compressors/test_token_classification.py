@@ -55,6 +55,8 @@ def build_tiny_xlmr(folder: pathlib.Path, seed: int = 0) -> pathlib.Path:
                               num_labels=2, pad_token_id=1, bos_token_id=0, eos_token_id=2,
                               architectures=["XLMRobertaForTokenClassification"])
     model = XLMRobertaForTokenClassification(config).eval()
+    with torch.no_grad():  # spread the keep probabilities (a random head puts them all near 0.55), so that
+        model.classifier.weight.mul_(8.0)  # rounding on another CPU cannot reorder near-equal words
     model.save_pretrained(folder)
     return folder
 
@@ -119,12 +121,15 @@ def test_word_probabilities_match_llmlingua2(tiny_xlmr: pathlib.Path, tiny_compr
     probs_arr = np.asarray(probs)
     lo = min(threshold, probs_arr[theirs_kept].min())
     hi = max(threshold, probs_arr[~np.asarray(theirs_kept)].max())
+    fill = 0  # below both thresholds, contextzip may still keep a short word that fits what the ranking left
     for s, e, p, theirs in zip(ours.starts, ours.ends, probs_arr, theirs_kept, strict=True):
         ours_kept = (int(s), int(e)) in kept
         if p > hi:
             assert ours_kept and theirs
         elif p < lo:
-            assert not ours_kept and not theirs
+            assert not theirs
+            fill += tiny_compressor.token_counter.count(" " + PARITY_TEXT[s:e]) if ours_kept else 0
+    assert fill <= 3 and result.compressed_tokens <= round(0.5 * result.original_tokens)
 
 
 def test_first_token_aggregation(tiny_xlmr: pathlib.Path) -> None:
