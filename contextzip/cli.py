@@ -18,16 +18,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pathlib
 import sys
 from typing import Any
 
 import click
 
 from contextzip import __version__
+from contextzip.eval.datasets import DATA_DIR_ENV, default_data_dir
 
 _ENV_PREFIX = "CONTEXTZIP"
-DATA_DIR_ENV = "CONTEXTZIP_DATA_DIR"
 
 
 class _Cli(click.Group):
@@ -56,12 +55,6 @@ def _cli_terms(message: str) -> str:
     for name, option in (("target_tokens", "--budget"), ("token_counter", "--token-counter")):
         message = message.replace(name, option)
     return message
-
-
-def default_data_dir() -> str:
-    """$CONTEXTZIP_DATA_DIR, else ``shared/data`` beside the repository holding this package (never a path
-    relative to the current directory)."""
-    return os.environ.get(DATA_DIR_ENV) or str(pathlib.Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 def _compressor_name(name: str) -> str:

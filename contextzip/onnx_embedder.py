@@ -1,5 +1,5 @@
 """A fast CPU path for the sentence embedder: MiniLM exported to ONNX, int8 dynamically quantized, run by ONNX
-Runtime (``pip install 'contextzip[onnx]'``).
+Runtime (``pip install 'contextzip-rag[onnx]'``).
 
 Query-guided compression spends almost all its time in MiniLM's forward pass (profiled: 98% of it). On first use
 the model (with its mean pooling and L2 normalisation) is exported with ``torch.onnx.export``, its weights are

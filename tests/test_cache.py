@@ -125,7 +125,7 @@ def test_token_keep_probabilities_identical_with_cache():
 @pytest.fixture(scope="module")
 def redis_url():
     """A real redis-server (Debian package) on a free loopback port, for this module."""
-    pytest.importorskip("redis", reason="the redis client is not installed (pip install 'contextzip[cache]')")
+    pytest.importorskip("redis", reason="the redis client is not installed (pip install 'contextzip-rag[cache]')")
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server; `make install` does it)")

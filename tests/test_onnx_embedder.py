@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'contextzip[onnx]')")
+pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'contextzip-rag[onnx]')")
 
 from contextzip.engine import ScoringEngine  # noqa: E402
 from contextzip.models import SentenceEmbedder  # noqa: E402

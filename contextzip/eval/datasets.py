@@ -5,13 +5,22 @@ from __future__ import annotations
 import glob
 import json
 import os
+import pathlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from contextzip.types import Document
 
-DEFAULT_DATA_DIR = os.path.join("..", "shared", "data")
+DATA_DIR_ENV = "CONTEXTZIP_DATA_DIR"
+
+
+def default_data_dir() -> str:
+    """$CONTEXTZIP_DATA_DIR, else ``shared/data`` beside the repository holding this package (never a path
+    relative to the current directory)."""
+    return os.environ.get(DATA_DIR_ENV) or str(pathlib.Path(__file__).resolve().parents[3] / "shared" / "data")
+
+
 DATASETS = ("hotpotqa", "nq", "squad", "qmsum")
 _FOLDERS = {"hotpotqa": "hotpotqa-distractor", "nq": "nq-open-oracle", "squad": "squad-v1.1", "qmsum": "qmsum"}
 SPLITS = ("all", "tune", "report")
@@ -34,7 +43,7 @@ class EvalExample:
 def data_folder(name: str, data_dir: str | None = None) -> str:
     if name not in _FOLDERS:
         raise ValueError(f"dataset must be one of {sorted(_FOLDERS)}, but got {name!r}")
-    folder = os.path.join(data_dir or DEFAULT_DATA_DIR, _FOLDERS[name])
+    folder = os.path.join(data_dir or default_data_dir(), _FOLDERS[name])
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"no data for {name!r}: folder {folder!r} does not exist (see --data-dir)")
     return folder

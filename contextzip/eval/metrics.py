@@ -56,7 +56,7 @@ def _rouge_l_scorer() -> Any:
     try:
         from rouge_score import rouge_scorer
     except ImportError as exc:  # pragma: no cover - only without the extra
-        raise ImportError("ROUGE-L needs rouge-score: pip install 'contextzip[eval]' (or: pip install rouge-score)") from exc
+        raise ImportError("ROUGE-L needs rouge-score: pip install 'contextzip-rag[eval]' (or: pip install rouge-score)") from exc
     return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from contextzip.errors import missing_dependency
-from contextzip.eval.datasets import DEFAULT_DATA_DIR
+from contextzip.eval.datasets import default_data_dir
 from contextzip.stats import percentile
 from contextzip.types import Document
 
@@ -36,7 +36,7 @@ class BeirCollection:
 
 def beir_folder(dataset: str, data_dir: str | None = None) -> str:
     """``data_dir`` itself when it holds ``corpus.jsonl``, else ``data_dir/dataset`` (``../shared/data`` default)."""
-    base = data_dir or DEFAULT_DATA_DIR
+    base = data_dir or default_data_dir()
     folder = base if os.path.isfile(os.path.join(base, "corpus.jsonl")) else os.path.join(base, dataset)
     if not os.path.isfile(os.path.join(folder, "corpus.jsonl")):
         raise FileNotFoundError(f"no BEIR collection at {folder!r} (corpus.jsonl missing; see --data-dir)")

@@ -1,4 +1,4 @@
-"""Compress a ``ray.data.Dataset`` of (query, documents) rows over an actor pool: ``pip install 'contextzip[ray]'``.
+"""Compress a ``ray.data.Dataset`` of (query, documents) rows over an actor pool: ``pip install 'contextzip-rag[ray]'``.
 
 For document-QA preprocessing of corpora one machine cannot hold: each actor loads one compressor (and, where
 the cluster has GPUs, holds one), and ``map_batches`` hands it batches of rows, which it compresses through

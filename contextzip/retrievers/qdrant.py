@@ -2,7 +2,7 @@
 
 The same code runs in-process (``location=":memory:"`` or ``path="folder"``, Qdrant's local mode, no server)
 and against a Qdrant server or cluster (``url="http://qdrant:6333"``, ``api_key=...``). Install with
-``pip install 'contextzip[qdrant]'``.
+``pip install 'contextzip-rag[qdrant]'``.
 """
 
 from __future__ import annotations

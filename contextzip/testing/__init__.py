@@ -3,7 +3,7 @@
 - :mod:`contextzip.testing.fixtures`: :func:`~contextzip.testing.fixtures.fake_openai_server`, a fake
   OpenAI-compatible server on a free loopback port that records what it receives (chat completions, streamed or
   not, ``/v1/models``, Anthropic's ``/v1/messages``), and :func:`~contextzip.testing.fixtures.run_in_thread`,
-  which serves any ASGI app on a background thread. Needs ``pip install 'contextzip[server]'``.
+  which serves any ASGI app on a background thread. Needs ``pip install 'contextzip-rag[server]'``.
 
 - :mod:`contextzip.testing.conformance`: :class:`~contextzip.testing.conformance.CompressorConformance`, the
   standard tests every compressor (built in or a plugin) passes: subclass it and provide a ``compressor`` fixture.

@@ -23,7 +23,7 @@ Every ``test_*`` method then runs against it. The checks, each of which a real b
 * ``acompress`` / ``acompress_batch`` equal ``compress``;
 * empty, whitespace-only and within-budget inputs; per-item budgets in one ``compress_batch`` call.
 
-Needs ``pytest`` and ``hypothesis`` (``pip install 'contextzip[dev]'``).
+Needs ``pytest`` and ``hypothesis`` (``pip install 'contextzip-rag[dev]'``).
 """
 
 from __future__ import annotations

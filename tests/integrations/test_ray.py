@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'contextzip[ray]')")
+ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'contextzip-rag[ray]')")
 pytest.importorskip("ray.data")
 
 from contextzip.integrations.ray import compress_dataset  # noqa: E402
