@@ -20,6 +20,7 @@ ONNX int8 embedder (``--onnx``).
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import random
@@ -112,6 +113,8 @@ def run_proxy_arm(url: str, requests: list[tuple[list[dict], int]], clients: int
                                    extra_body={"contextzip": {"target_tokens": 1000}})  # warm, not counted
     upstream.received.clear()
 
+    failures: collections.Counter[str] = collections.Counter()
+
     def one(i: int) -> tuple[bool, float, float]:
         messages, budget = requests[i]
         start = time.perf_counter()
@@ -120,7 +123,10 @@ def run_proxy_arm(url: str, requests: list[tuple[list[dict], int]], clients: int
                 model="echo-1", messages=messages, extra_body={"contextzip": {"target_tokens": budget}})
             raw.parse()
             return True, (time.perf_counter() - start) * 1000, float(raw.headers["x-contextzip-overhead-ms"])
-        except Exception:  # counted as a failure
+        except Exception as exc:  # counted as a failure, by status code (or exception type) and error code
+            body = getattr(exc, "body", None)
+            code = body.get("code") if isinstance(body, dict) else None
+            failures[f"{getattr(exc, 'status_code', type(exc).__name__)} {code or ''}".strip()] += 1
             return False, (time.perf_counter() - start) * 1000, float("nan")
 
     start = time.perf_counter()
@@ -133,7 +139,8 @@ def run_proxy_arm(url: str, requests: list[tuple[list[dict], int]], clients: int
         i = int(re.search(r"Question #(\d+):", content).group(1))
         over += counter.count(CONTEXT_BLOCK.search(content).group(2).strip()) > requests[i][1]
     added = [o[2] for o in outcomes if o[0]]
-    return {"requests": len(requests), "failures": sum(not o[0] for o in outcomes), "over_budget": over,
+    return {"requests": len(requests), "failures": sum(not o[0] for o in outcomes),
+            "failure_reasons": dict(failures), "over_budget": over,
             "forwarded": len(upstream.received), "wall_s": round(wall, 2),
             "requests_per_s": round(len(requests) / wall, 3), "added_latency": summary(added),
             "latency": summary([o[1] for o in outcomes if o[0]])}
