@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
 
 import pytest
 
+from contextzip.compressors.truncate import TruncateCompressor
 from contextzip.eval.datasets import EvalExample, load_dataset
 from contextzip.eval.readers import Reader, ReaderPrompt
 from contextzip.eval.runner import (
     ReaderReferences,
+    add_answer_nll,
     add_replies,
     compress_examples,
     full_context,
+    gold_answer_nll,
     reader_summary,
     run_eval,
     score_replies,
+    summarize,
 )
 from contextzip.registry import load_compressor
-from contextzip.types import Document
+from contextzip.types import CompressionResult, Document
 
 
 class EchoReader:
@@ -119,3 +126,125 @@ def test_qmsum_loads_and_scores_rouge(data_dir) -> None:
     assert 0.0 < summary["answer_word_recall"] <= 1.0
     assert 0.0 <= summary["reader_rouge_l"] <= 1.0
     assert "full_context_reader_rouge_l" in summary and "reader_accuracy" not in summary
+
+
+# Gold-answer NLL and gist results (issue 12).
+NLL_KEYS = ("answer_nll", "closed_book_answer_nll", "full_context_answer_nll")
+
+
+class ScoringEchoReader(EchoReader):
+    """An echo reader that also scores answers: NLL 1.0 when the answer is in the context, 3.0 otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scored: list[tuple[ReaderPrompt, str]] = []
+
+    def answer_nll(self, prompts: Sequence[ReaderPrompt], answers: Sequence[str]) -> list[float]:
+        self.scored.extend(zip(prompts, answers, strict=True))
+        return [1.0 if p.context and a in p.context else 3.0 for p, a in zip(prompts, answers, strict=True)]
+
+
+@dataclass(frozen=True)
+class PassageGists(CompressionResult):
+    """Stands in for contextzip.gist's GistResult: one gist block per kept document."""
+
+    blocks: tuple[Any, ...] = ()
+
+    def prompt_fragment(self) -> str:
+        from contextzip.gist.embeds import GIST_PLACEHOLDER
+
+        return "\n\n".join([GIST_PLACEHOLDER] * len(self.blocks))
+
+    def context_gists(self) -> list[Any]:
+        return list(self.blocks)
+
+
+class OwnEmbeddingGists(TruncateCompressor):
+    """Truncation whose result is one gist block: the kept text's own token embeddings in ``embed``'s table, so a
+    reader sees through the gists exactly what it sees in the text."""
+
+    name = "own-embedding-gists"
+
+    def __init__(self, embed: Callable[[str], Any]) -> None:
+        super().__init__()
+        self.embed = embed
+
+    def compress_batch(self, items: Any, **kwargs: Any) -> list[CompressionResult]:
+        out: list[CompressionResult] = []
+        for r in super().compress_batch(items, **kwargs):
+            base = {f.name: getattr(r, f.name) for f in fields(r)}
+            out.append(PassageGists(**base, blocks=(self.embed(r.text),) if r.text.strip() else ()))
+        return out
+
+
+def test_reader_nll_keys_and_gap_closed() -> None:
+    examples = _examples()[:2]
+    reader = ScoringEchoReader()
+    refs = ReaderReferences.compute(reader, examples)
+    assert refs.closed_book_nll == [3.0, 3.0] and refs.full_context_nll == [1.0, 1.0]
+    assert ReaderReferences.compute(EchoReader(), examples).closed_book_nll is None  # no answer_nll: no NLLs
+    records = compress_examples(load_compressor("truncate"), examples, target_tokens=8, warmup=0)
+    add_replies(reader, records)
+    assert add_answer_nll(reader, records) >= 0
+    assert [r.answer_nll for r in records] == [1.0, 3.0]  # "yellow" is cut by the 8-token head
+    summary = reader_summary(records, refs)
+    assert summary["answer_nll"] == 2.0 and summary["closed_book_answer_nll"] == 3.0
+    assert summary["full_context_answer_nll"] == 1.0 and summary["answer_nll_gap_closed"] == 0.5
+    without = reader_summary(records, ReaderReferences.compute(EchoReader(), examples))
+    assert "answer_nll" in without and "closed_book_answer_nll" not in without
+    assert "answer_nll_gap_closed" not in without
+    no_answer = [EvalExample("d", "q?", [Document("text", "0")], [])]
+    assert gold_answer_nll(reader, no_answer, [None]) == [None]  # nothing to score: not asked
+
+
+def test_gist_results_reach_the_reader_as_gist_prompts() -> None:
+    import torch
+
+    from contextzip.gist.embeds import GIST_PLACEHOLDER
+
+    examples = _examples()[:2]
+    compressor = OwnEmbeddingGists(lambda text: torch.zeros(len(text.split()), 576))
+    records = compress_examples(compressor, examples, target_tokens=8, warmup=0)
+    reader = ScoringEchoReader()
+    add_replies(reader, records)
+    add_answer_nll(reader, records)
+    for prompt, _ in reader.scored:
+        assert prompt.context == GIST_PLACEHOLDER and prompt.uses_gists and prompt.gists[0].shape[1] == 576
+    assert reader.prompts[0].uses_gists and records[0].reply == GIST_PLACEHOLDER
+    summary = summarize(records, compressor)
+    assert summary["mean_decoder_positions"] == statistics.fmean(r.result.compressed_tokens for r in records)
+    text_records = compress_examples(load_compressor("truncate"), examples, target_tokens=8, warmup=0)
+    assert "mean_decoder_positions" not in summarize(text_records, compressor)
+
+
+@pytest.mark.slow
+def test_run_eval_smollm2_nll_text_and_gists(data_dir) -> None:
+    """The real reader on three NQ questions: the NLL keys beside the accuracy keys, for a text compressor and for
+    gists that are the kept text's own embeddings (which must score as the text does)."""
+    import torch
+
+    from contextzip.engine import ScoringEngine
+    from contextzip.eval.readers import SmolLM2Reader
+
+    reader = SmolLM2Reader(engine=ScoringEngine(device="cpu", dtype="float32", batch_size=8))
+    examples = load_dataset("nq", str(data_dir), limit=3)
+    refs = ReaderReferences.compute(reader, examples)
+
+    def embed(text: str) -> Any:
+        ids = reader.tokenizer(text, add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            return reader.model.get_input_embeddings()(torch.tensor(ids)).clone()
+
+    text_summary, _ = run_eval("nq", "truncate", rate=0.5, limit=3, data_dir=str(data_dir), reader=reader,
+                               references=refs)
+    gist_summary, records = run_eval("nq", OwnEmbeddingGists(embed), rate=0.5, limit=3, data_dir=str(data_dir),
+                                     reader=reader, references=refs)
+    for summary in (text_summary, gist_summary):
+        for key in ("reader_accuracy", "closed_book_reader_accuracy", "full_context_reader_accuracy", *NLL_KEYS):
+            assert key in summary, key
+        assert all(0.0 < summary[k] < 20.0 for k in NLL_KEYS)
+        assert summary["full_context_answer_nll"] < summary["closed_book_answer_nll"]
+    assert gist_summary["answer_nll"] == pytest.approx(text_summary["answer_nll"], abs=1e-3)
+    assert gist_summary["reader_accuracy"] == text_summary["reader_accuracy"]
+    assert "mean_decoder_positions" in gist_summary and "mean_decoder_positions" not in text_summary
+    assert all(r.answer_nll is not None for r in records)
