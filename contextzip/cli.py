@@ -203,7 +203,7 @@ def _write_result(text: str) -> None:
 @click.option("--data-dir", default=default_data_dir, envvar=DATA_DIR_ENV, show_default="$CONTEXTZIP_DATA_DIR, "
               "else shared/data beside the repository", help="Folder holding the data sets.")
 @click.option("-c", "--compressor", default="query-guided", show_default=True)
-@click.option("-b", "--budget", type=int, help="Token budget per question.")
+@click.option("-b", "--budget", type=int, help="Token budget per question (decoder positions for gist).")
 @click.option("-r", "--rate", type=float, help="Budget as a fraction of each context's tokens.")
 @click.option("--limit", type=int, default=None, help="Only the first K questions.")
 @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
@@ -215,7 +215,8 @@ def _write_result(text: str) -> None:
 @click.option("--reader", default="none", show_default=True, metavar="{none,smollm2,openai:<model>}",
               help="An LLM that answers from the compressed context (openai:<model> reads OPENAI_BASE_URL and "
                    "OPENAI_API_KEY); adds reader accuracy/F1 (ROUGE-L on qmsum) with closed-book and "
-                   "full-context references on the same questions.")
+                   "full-context references on the same questions; smollm2 adds the gold answer's mean NLL "
+                   "(answer_nll, closed_book_answer_nll, full_context_answer_nll) and reads gists.")
 @click.option("--reader-limit", type=int, default=None, help="Ask the reader only the first K questions [default: all].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the default prints it indented).")
 @click.option("--progress/--no-progress", default=None,

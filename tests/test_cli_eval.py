@@ -57,6 +57,13 @@ def test_eval_bad_options_fail_in_one_line(args: list[str], message: str) -> Non
 def test_eval_help_lists_reader_and_qmsum() -> None:
     result = CliRunner().invoke(cli, ["eval", "--help"])
     assert "--reader" in result.output and "qmsum" in result.output
+    assert "--budget" in result.output and "answer_nll" in result.output
+
+
+def test_eval_budget_or_rate_exactly_one() -> None:
+    for extra in ([], ["--budget", "8", "--rate", "0.5"]):
+        result = CliRunner().invoke(cli, ["eval", "--dataset", "nq", "-c", "truncate", *extra])
+        assert result.exit_code == 2 and "give exactly one of --budget N or --rate R" in result.output
 
 
 @pytest.mark.slow
@@ -68,3 +75,5 @@ def test_eval_smollm2_reader(data_dir) -> None:
     summary = json.loads(result.stdout)  # progress bars go to stderr
     for key in READER_KEYS:
         assert 0.0 <= summary[key] <= 1.0, key
+    for key in ("answer_nll", "closed_book_answer_nll", "full_context_answer_nll"):
+        assert summary[key] > 0.0, key  # the gold answer's NLL, for a text compressor too
