@@ -26,6 +26,7 @@ COMPRESSORS: dict[str, str] = {
     "perplexity": "contextzip.compressors.perplexity:PerplexityCompressor",
     "long-perplexity": "contextzip.compressors.perplexity:LongPerplexityCompressor",
     "abstractive": "contextzip.compressors.abstractive:AbstractiveCompressor",
+    "gist": "contextzip.gist.compressor:GistCompressor",
 }
 
 

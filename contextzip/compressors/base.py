@@ -154,13 +154,8 @@ class BaseCompressor:
 
         ``target_tokens`` / ``rate`` is one value for every item, or a sequence with one per item.
         """
-        if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
-            raise TypeError(f"items must be a sequence of (query, documents) pairs, but got {type(items).__name__}")
         start = time.perf_counter()
-        prepared = [self._prepare_item(n, item) for n, item in enumerate(items)]
-        budgets = resolve_budgets([p[3] for p in prepared], target_tokens, rate)
-        requests = [CompressionRequest(docs, query, budget, original, doc_tokens, self.token_counter, self.separator)
-                    for (query, docs, doc_tokens, original), budget in zip(prepared, budgets, strict=True)]
+        requests = self._requests(items, target_tokens, rate)
         results: list[CompressionResult | None] = [None] * len(requests)
         todo: list[int] = []
         for i, req in enumerate(requests):
@@ -205,6 +200,16 @@ class BaseCompressor:
         return self._finish(req, passthrough_output(req))
 
     # --- internals ----------------------------------------------------------------------------------------
+
+    def _requests(self, items: Sequence[tuple[str | None, DocumentsInput]], target_tokens: BudgetArg,
+                  rate: RateArg) -> list[CompressionRequest]:
+        """Validated items with their token counts and budgets (what :meth:`compress_batch` works on)."""
+        if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
+            raise TypeError(f"items must be a sequence of (query, documents) pairs, but got {type(items).__name__}")
+        prepared = [self._prepare_item(n, item) for n, item in enumerate(items)]
+        budgets = resolve_budgets([p[3] for p in prepared], target_tokens, rate)
+        return [CompressionRequest(docs, query, budget, original, doc_tokens, self.token_counter, self.separator)
+                for (query, docs, doc_tokens, original), budget in zip(prepared, budgets, strict=True)]
 
     def _prepare_item(self, n: int, item: Any) -> tuple[str | None, tuple[Document, ...], tuple[int, ...], int]:
         if not isinstance(item, (tuple, list)) or len(item) != 2:

@@ -88,6 +88,29 @@ class TestAbstractive(Registered):
     kwargs = {"model_name_or_path": "@tiny_lm", "embedder": "@embedder", "max_new_tokens": 12, **FP32}
 
 
+class TestGist(Registered):
+    """Gists with a seeded random projector (the trained one may be absent). Its ``text`` is a prompt fragment, one
+    placeholder per kept segment, and ``compressed_tokens`` counts the decoder positions of the vectors: that one
+    check counts positions instead of the fragment's tokens; every other check applies as it is."""
+
+    name, extractive = "gist", False
+
+    @pytest.fixture
+    def compressor(self):  # type: ignore[no-untyped-def]
+        import torch
+
+        from contextzip.gist.projector import GistProjector
+
+        torch.manual_seed(0)
+        return load_compressor("gist", projector=GistProjector(), **FP32)
+
+    def check_compressed_tokens(self, compressor, result) -> None:  # type: ignore[no-untyped-def]
+        from contextzip.gist.embeds import GIST_PLACEHOLDER
+
+        assert result.compressed_tokens == result.positions == sum(s.k for s in result.segments)
+        assert result.text.count(GIST_PLACEHOLDER) == len(result.segments) == len(result.vectors)
+
+
 def test_every_registered_compressor_has_a_conformance_class() -> None:
     covered = {cls.name for cls in Registered.__subclasses__()}
     assert set(COMPRESSORS) <= covered, f"no conformance class for {sorted(set(COMPRESSORS) - covered)}"
