@@ -127,7 +127,12 @@ class HFTokenCounter:
         from contextzip.model_registry import resolve_model_path
 
         self.name = f"hf:{model_name_or_path}"
-        self._tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model_name_or_path))
+        path = resolve_model_path(model_name_or_path)
+        if path.endswith(".gguf"):  # a registered GGUF decoder (smollm2-135m): its converted copy's tokenizer
+            from contextzip.causal_lm import converted_path
+
+            path = converted_path(model_name_or_path)
+        self._tokenizer = AutoTokenizer.from_pretrained(path)
 
     def count(self, text: str) -> int:
         return len(self.encode(text))
