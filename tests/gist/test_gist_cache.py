@@ -123,3 +123,14 @@ def test_compressor_disk_cache_is_shared_by_two_compressors(projector, gist_enco
     assert two.cache.hits == len(DOCS) and two.cache.misses == 0
     for a, b in zip(first.vectors, second.vectors, strict=True):
         assert np.array_equal(a, b)
+
+
+def test_the_cache_benchmark_skips_cleanly_without_the_data(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pathlib
+    import subprocess
+    import sys
+
+    script = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "gist_cache.py"
+    run = subprocess.run([sys.executable, str(script), "--data-dir", str(tmp_path), "--no-write"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "skipped: no SQuAD" in run.stdout, run.stderr[-2000:]
