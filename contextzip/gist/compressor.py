@@ -304,8 +304,9 @@ class GistCompressor(BaseCompressor):
         for k in sorted({k for _, k in missing}):
             idx = [i for i, (_, kk) in enumerate(missing) if kk == k]
             padded, mask = GistEncoder.stack([states[i] for i in idx])
+            device = next(self.projector.parameters()).device
             with torch.no_grad():
-                rows = self.projector(padded, mask, k).float().numpy()
+                rows = self.projector(padded.to(device), mask.to(device), k).float().cpu().numpy()
             for i, row in zip(idx, rows, strict=True):
                 out[i] = row
         return out  # type: ignore[return-value]
