@@ -39,12 +39,20 @@ def test_encodable_keeps_length_and_offsets():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", compressor_names())
 def test_lone_surrogates_never_crash_and_stay_faithful(name, counter):
-    compressor = load_compressor(name)
+    if name == "gist":  # a random projector (the trained one may be absent); its text is placeholders, not text
+        import torch
+
+        from contextzip.gist.projector import GistProjector
+
+        torch.manual_seed(0)
+        compressor = load_compressor(name, projector=GistProjector())
+    else:
+        compressor = load_compressor(name)
     result = compressor.compress(SURROGATE_DOCS, SURROGATE_QUERY, target_tokens=60)
     assert result.compressed_tokens <= 60
     sources = "\n\n".join(SURROGATE_DOCS)
     assert "\ufffd" not in result.text  # nothing the source does not hold
-    if name in ABSTRACTIVE:
+    if name in ABSTRACTIVE or name == "gist":
         return
     for doc, source in zip(result.documents, SURROGATE_DOCS, strict=True):
         assert is_faithful_subsequence(doc.text, source, getattr(compressor, "elision", None)), (name, doc.text[:200])

@@ -29,6 +29,7 @@ from contextzip.gist.embeds import GIST_PLACEHOLDER
 from contextzip.gist.encoder import GistEncoder
 from contextzip.gist.projector import CONFIG_NAME, GistProjector
 from contextzip.gist.types import GistResult, GistSegment
+from contextzip.models import EncodableTokenizer
 from contextzip.tokens import HFTokenCounter
 from contextzip.types import CompressionRequest, DocumentResult, DocumentStatus
 
@@ -59,7 +60,8 @@ class DecoderTokenCounter(HFTokenCounter):
 
                     from contextzip.causal_lm import converted_path
 
-                    self._loaded = AutoTokenizer.from_pretrained(converted_path(self.decoder))
+                    # lone surrogates read as U+FFFD (one for one), as every model tokenizer here does
+                    self._loaded = EncodableTokenizer(AutoTokenizer.from_pretrained(converted_path(self.decoder)))
         return self._loaded
 
     def __repr__(self) -> str:
