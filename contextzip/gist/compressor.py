@@ -46,7 +46,7 @@ class DecoderTokenCounter(HFTokenCounter):
     as :func:`contextzip.causal_lm.load_causal_lm` does)."""
 
     def __init__(self, decoder: str = "smollm2-135m") -> None:  # noqa: D107 - no eager load, unlike the parent
-        self.name = f"decoder:{decoder}"
+        self.name = f"hf:{decoder}"  # counts what get_token_counter("hf:smollm2-135m") counts, loaded lazily
         self.decoder = decoder
         self._loaded: Any = None
         self._load_lock = threading.Lock()
