@@ -17,7 +17,8 @@ import torch
 
 GIST_PLACEHOLDER = "<|gist|>"
 
-__all__ = ["GIST_PLACEHOLDER", "build_inputs_embeds", "chat_prompt", "continuation_nll", "generate", "prompt_pieces"]
+__all__ = ["GIST_PLACEHOLDER", "build_inputs_embeds", "chat_prompt", "continuation_nll", "generate", "prompt_embeds_base64",
+           "prompt_pieces"]
 
 
 def chat_prompt(tokenizer: Any, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
@@ -134,3 +135,19 @@ def generate(model: Any, tokenizer: Any, texts: Sequence[str], gists: Sequence[S
                              max_new_tokens=max_new_tokens, pad_token_id=pad_id, **kwargs)
         replies.extend(tokenizer.decode(row, skip_special_tokens=True) for row in out)
     return replies
+
+
+def prompt_embeds_base64(model: Any, tokenizer: Any, text: str, gists: Sequence[torch.Tensor],
+                         placeholder: str = GIST_PLACEHOLDER) -> str:
+    """One prompt's embeddings, (L, hidden) with no padding, as base64 of ``torch.save``: the ``prompt_embeds``
+    field of vLLM's OpenAI-compatible Completions API (``vllm serve MODEL --enable-prompt-embeds``).
+
+    ``text`` must already be chat-templated (the Completions API applies no template to embeddings).
+    """
+    import base64
+    import io
+
+    row, _ = _rows(model, tokenizer, [text], [gists], None, placeholder)[0]
+    buffer = io.BytesIO()
+    torch.save(row.detach().cpu().contiguous(), buffer)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")

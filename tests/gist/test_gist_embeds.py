@@ -94,3 +94,20 @@ def test_placeholder_and_block_shape_errors_are_clear(decoder) -> None:  # type:
         build_inputs_embeds(model, tokenizer, [text], [[torch.zeros(1, 576), torch.zeros(1, 576)]])
     with pytest.raises(ValueError, match="shape"):
         build_inputs_embeds(model, tokenizer, [text], [[torch.zeros(2, 10)]])
+
+
+@torch.no_grad()
+def test_vllm_prompt_embeds_payload_is_the_unpadded_row(decoder) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    import io
+
+    from contextzip.gist.embeds import prompt_embeds_base64
+
+    tokenizer, model = decoder
+    text = _prompt(tokenizer, "Who won the first Nobel Prize in Physics?", 1)
+    gists = _token_gists(model, tokenizer, [PASSAGE])
+    payload = prompt_embeds_base64(model, tokenizer, text, gists)
+    tensor = torch.load(io.BytesIO(base64.b64decode(payload)), weights_only=True)
+    ids = _plain_ids(tokenizer, text, [PASSAGE])
+    assert tensor.shape == (len(ids), model.config.hidden_size)  # the Completions API's (sequence, hidden)
+    torch.testing.assert_close(tensor, model.get_input_embeddings()(torch.tensor(ids)))
