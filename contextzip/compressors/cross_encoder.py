@@ -37,6 +37,7 @@ from contextzip.model_registry import resolve_model_path
 from contextzip.models import LazyModel, cached_model
 from contextzip.relevance import bm25_scores, bridge_relevance, document_title, term_overlap
 from contextzip.scorers import Scored, Sentences
+from contextzip.weights import pack_state, unpack_state
 
 logger = logging.getLogger(__name__)
 
@@ -225,34 +226,8 @@ def _trained_state(model: Any) -> dict[str, Any]:
     return {k: v for k, v in model.state_dict().items() if k in names}
 
 
-_SCALE = ".int8_scale"  # suffix of the per-row scale that goes with an int8 weight matrix
-
-
-def pack_state(state: dict[str, Any]) -> dict[str, Any]:
-    """Weight matrices as int8 with one float16 scale per row (absmax), everything else float16: the trained
-    layers and heads in under 4 MB."""
-    import torch
-
-    out = {}
-    for k, v in state.items():
-        v = v.detach().float()
-        if v.ndim == 2:
-            scale = v.abs().amax(dim=1, keepdim=True).clamp(min=1e-8) / 127.0
-            out[k] = torch.round(v / scale).to(torch.int8).contiguous()
-            out[k + _SCALE] = scale.to(torch.float16).contiguous()
-        else:
-            out[k] = v.to(torch.float16).contiguous()
-    return out
-
-
-def unpack_state(state: dict[str, Any]) -> dict[str, Any]:
-    """The float32 state of :func:`pack_state` (float16-only files, as older ones, load as they are)."""
-    return {k: (v.float() * state[k + _SCALE].float()) if k + _SCALE in state else v.float()
-            for k, v in state.items() if not k.endswith(_SCALE)}
-
-
 def save_relevance_model(model: Any, config: dict[str, Any], folder: str) -> None:
-    """Write the trained layers and heads (int8 matrices, :func:`pack_state`) and the config: a few MB, not the
+    """Write the trained layers and heads (int8 matrices, :func:`contextzip.weights.pack_state`) and the config: a few MB, not the
     encoder."""
     from safetensors.torch import save_file
 

@@ -73,12 +73,16 @@ class GistProjector(nn.Module):
             digest.update(tensor.detach().to(torch.float32).cpu().contiguous().numpy().tobytes())
         return digest.hexdigest()
 
-    def save_pretrained(self, folder: str, dtype: torch.dtype = torch.float16, **card: Any) -> None:
-        """``folder``/contextzip_gist.json + projector.safetensors (fp16 by default: half the size)."""
+    def save_pretrained(self, folder: str, dtype: torch.dtype | None = None, **card: Any) -> None:
+        """``folder``/contextzip_gist.json + projector.safetensors: by default matrices as int8 with a float16
+        scale per row (:func:`contextzip.weights.pack_state`, ~3 MB), or every tensor in ``dtype``."""
         from safetensors.torch import save_file
 
+        from contextzip.weights import pack_state
+
         os.makedirs(folder, exist_ok=True)
-        tensors = {name: t.detach().to(dtype).cpu().contiguous() for name, t in self.state_dict().items()}
+        state = {name: t.detach().cpu() for name, t in self.state_dict().items()}
+        tensors = pack_state(state) if dtype is None else {k: v.to(dtype).contiguous() for k, v in state.items()}
         save_file(tensors, os.path.join(folder, WEIGHTS_NAME))
         with open(os.path.join(folder, CONFIG_NAME), "w", encoding="utf-8") as fh:
             json.dump({"config": asdict(self.config), **card}, fh, indent=2, sort_keys=True)
@@ -87,12 +91,13 @@ class GistProjector(nn.Module):
     def from_pretrained(cls, folder: str) -> GistProjector:
         from safetensors.torch import load_file
 
+        from contextzip.weights import unpack_state
+
         config_path = os.path.join(folder, CONFIG_NAME)
         if not os.path.exists(config_path):
             raise FileNotFoundError(f"no gist projector in {folder!r} (expected {CONFIG_NAME})")
         with open(config_path, encoding="utf-8") as fh:
             meta = json.load(fh)
         model = cls(ProjectorConfig(**meta["config"]))
-        state = load_file(os.path.join(folder, WEIGHTS_NAME))
-        model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()})
+        model.load_state_dict(unpack_state(load_file(os.path.join(folder, WEIGHTS_NAME))))
         return model.eval()

@@ -1,4 +1,4 @@
-"""GistProjector: save/load round trip (fp16 on disk), a stable weights hash, nested gists, argument checks."""
+"""GistProjector: save/load round trip (int8 matrices with per-row scales on disk), a stable weights hash, nested gists, argument checks."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from contextzip.gist.projector import CONFIG_NAME, WEIGHTS_NAME, GistProjector, ProjectorConfig
+from contextzip.weights import pack_state, unpack_state
 
 
 def _inputs() -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,9 +30,13 @@ def test_save_load_round_trip(make_projector, tmp_path) -> None:  # type: ignore
     again = GistProjector.from_pretrained(str(tmp_path))
     assert loaded.weights_hash() == again.weights_hash(), "the hash of the saved weights is stable across loads"
     rounded = make_projector()
-    rounded.load_state_dict({n: t.half().float() for n, t in rounded.state_dict().items()})
-    assert rounded.weights_hash() == loaded.weights_hash(), "fp16-rounded weights hash like the loaded ones"
-    assert projector.weights_hash() != loaded.weights_hash(), "fp32 weights differ from their fp16 copy"
+    rounded.load_state_dict(unpack_state(pack_state(rounded.state_dict())))
+    assert rounded.weights_hash() == loaded.weights_hash(), "int8-rounded weights hash like the loaded ones"
+    assert projector.weights_hash() != loaded.weights_hash(), "fp32 weights differ from their int8 copy"
+    assert (tmp_path / WEIGHTS_NAME).stat().st_size < 4_000_000, "the shipped projector stays a few MB"
+    projector.save_pretrained(str(tmp_path / "fp16"), dtype=torch.float16)
+    half = GistProjector.from_pretrained(str(tmp_path / "fp16"))
+    torch.testing.assert_close(half(states, mask, 4), projector(states, mask, 4), atol=1e-2, rtol=1e-2)
 
 
 @torch.no_grad()
