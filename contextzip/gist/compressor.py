@@ -184,6 +184,12 @@ class GistCompressor(BaseCompressor):
             memo = self._hash_memo = (state, projector.weights_hash())
         return memo[1]
 
+    @property
+    def trained_on(self) -> tuple[str, ...]:
+        """Evaluation data sets the projector was trained on (``contextzip eval`` marks results on them in-sample)."""
+        self.warm_up()
+        return tuple(self.projector.card.get("eval_sets_trained_on", ()))  # type: ignore[union-attr]
+
     def decoder_model(self) -> tuple[Any, Any]:
         """(tokenizer, model) of the decoder, loaded once per process (:func:`contextzip.causal_lm.load_causal_lm`)."""
         from contextzip.causal_lm import load_causal_lm

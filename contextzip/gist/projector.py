@@ -50,6 +50,7 @@ class GistProjector(nn.Module):
         self.out = nn.Sequential(nn.LayerNorm(c.encoder_dim), nn.Linear(c.encoder_dim, 2 * c.decoder_dim), nn.GELU(),
                                  nn.Linear(2 * c.decoder_dim, c.decoder_dim))
         self.scale = nn.Parameter(torch.tensor(float(c.embed_norm)))
+        self.card: dict[str, Any] = {}  # what save_pretrained wrote beside the config (data, seed, validation)
 
     def forward(self, states: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
         if not 1 <= k <= self.config.max_gists:
@@ -99,5 +100,6 @@ class GistProjector(nn.Module):
         with open(config_path, encoding="utf-8") as fh:
             meta = json.load(fh)
         model = cls(ProjectorConfig(**meta["config"]))
+        model.card = {k: v for k, v in meta.items() if k != "config"}  # how it was trained (training/train_gist.py)
         model.load_state_dict(unpack_state(load_file(os.path.join(folder, WEIGHTS_NAME))))
         return model.eval()
