@@ -244,6 +244,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--val-questions", type=int, default=96)
     parser.add_argument("--save-every", type=int, default=25)
     parser.add_argument("--validate-every", type=int, default=100)
+    parser.add_argument("--export", action="store_true",
+                        help="save the projector of the last checkpoint in --work-dir to --out without training on "
+                             "(a run stopped before the end of its schedule; the card records the step)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     random.seed(SEED)
@@ -257,12 +260,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     logger.info("stage 1: %d segments; stage 2: %d questions; held out: %d questions", len(stage1), len(qa),
                 len(held))
     trainer.maybe_resume()
-    trainer.run(stage1, qa, held)
+    if not args.export:
+        trainer.run(stage1, qa, held)
     validation = trainer.validate(held)
     card = {"trained_on": {"stage1_segments": len(stage1), "stage2_questions": len(qa),
                            "sources": ["squad-v1.1 (training articles)", "xsum-test1000", "cnndm-200"]},
             "held_out": {"squad_questions": len(held), "rule": "sha1(title) % 5 == 0"},
             "eval_sets_trained_on": ["squad"], "seed": SEED, "steps": trainer.step,
+            "planned_steps": args.stage1_steps + args.stage2_steps,
             "args": {k: v for k, v in vars(args).items() if k not in ("data_dir", "out", "work_dir")},
             "validation_answer_nll": validation, "seconds": round(time.time() - started),
             "loss_by_step": trainer.log[:: max(1, len(trainer.log) // 50)]}
