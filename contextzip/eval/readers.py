@@ -253,7 +253,7 @@ class OpenAIReader:
         try:
             import openai
         except ImportError as exc:
-            raise ImportError("OpenAIReader needs the openai SDK: pip install 'contextzip[openai]'") from exc
+            raise ImportError("OpenAIReader needs the openai SDK: pip install 'contextzip-rag[openai]'") from exc
         self.model = model
         self.name = f"openai:{model}"
         self.max_tokens = max_tokens
