@@ -228,7 +228,7 @@ class Trainer:
             logger.info("resumed from step %d", self.step)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=DATA)
     parser.add_argument("--out", default=os.path.join("contextzip", "data", "gist"))
@@ -247,7 +247,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--export", action="store_true",
                         help="save the projector of the last checkpoint in --work-dir to --out without training on "
                              "(a run stopped before the end of its schedule; the card records the step)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     random.seed(SEED)
     torch.manual_seed(SEED)
