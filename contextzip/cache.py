@@ -133,6 +133,14 @@ class CacheStats:
     def __init__(self) -> None:
         self.hits = 0
         self.misses = 0
+        self._lock = threading.Lock()
+
+    def record(self, found: Sequence[Any]) -> None:
+        """Count one lookup's results: a hit for each that is not ``None``, a miss for each that is (thread-safe)."""
+        hits = sum(f is not None for f in found)
+        with self._lock:
+            self.hits += hits
+            self.misses += len(found) - hits
 
     @property
     def hit_rate(self) -> float | None:
@@ -159,7 +167,6 @@ class ArrayCache:
         self.backend = backend
         self._namespace = namespace
         self.stats = CacheStats()
-        self._lock = threading.Lock()
 
     @property
     def namespace(self) -> str:
@@ -176,10 +183,7 @@ class ArrayCache:
     def get_many(self, texts: Sequence[str]) -> list[tuple[np.ndarray, ...] | None]:
         raw = self.backend.get_many([self.key(t) for t in texts])
         out = [decode_arrays(r) if r is not None else None for r in raw]
-        hits = sum(o is not None for o in out)
-        with self._lock:
-            self.stats.hits += hits
-            self.stats.misses += len(out) - hits
+        self.stats.record(out)
         return out
 
     def set_many(self, texts: Sequence[str], values: Sequence[tuple[np.ndarray, ...]]) -> None:

@@ -18,7 +18,6 @@ import io
 import os
 import pathlib
 import tempfile
-import threading
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -114,7 +113,6 @@ class GistCache:
         self.memory = MemoryCache(max_bytes)
         self.store = DirectoryStore(directory) if directory is not None else None
         self.stats = CacheStats()
-        self._lock = threading.Lock()
 
     @property
     def hits(self) -> int:
@@ -138,10 +136,7 @@ class GistCache:
             for i, f in zip(absent, found, strict=True):
                 raw[i] = f
         out = [_from_bytes(r) if r is not None else None for r in raw]
-        hits = sum(o is not None for o in out)
-        with self._lock:
-            self.stats.hits += hits
-            self.stats.misses += len(out) - hits
+        self.stats.record(out)
         return out
 
     def set_many(self, items: Mapping[str, np.ndarray]) -> None:
