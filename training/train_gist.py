@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from contextzip.causal_lm import load_causal_lm
 from contextzip.engine import ScoringEngine
 from contextzip.eval.readers import ReaderPrompt
-from contextzip.gist.embeds import GIST_PLACEHOLDER, batch_nll, build_inputs_embeds, chat_prompt
+from contextzip.gist.embeds import GIST_PLACEHOLDER, batch_nll, build_inputs_embeds, chat_prompt, label_logits
 from contextzip.gist.encoder import GistEncoder
 from contextzip.gist.projector import GistProjector, ProjectorConfig
 
@@ -124,10 +124,7 @@ class Trainer:
         student = build_inputs_embeds(self.decoder, self.tokenizer,
                                       [self.qa_prompt(it["question"], GIST_PLACEHOLDER) for it in items],
                                       [[row] for row in g], answers)
-        logits = self.decoder(inputs_embeds=student["inputs_embeds"], attention_mask=student["attention_mask"],
-                              position_ids=student["position_ids"]).logits[:, :-1].float()
-        targets = student["labels"][:, 1:]
-        valid = targets != -100
+        logits, targets, valid = label_logits(self.decoder, student)
         nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets.clamp(min=0), reduction="none")
         loss = ((nll * valid).sum(1) / valid.sum(1)).mean()
         if self.args.kl > 0:
@@ -135,10 +132,7 @@ class Trainer:
                 teacher = build_inputs_embeds(self.decoder, self.tokenizer,
                                               [self.qa_prompt(it["question"], it["passage"]) for it in items],
                                               [[] for _ in items], answers)
-                t_logits = self.decoder(inputs_embeds=teacher["inputs_embeds"],
-                                        attention_mask=teacher["attention_mask"],
-                                        position_ids=teacher["position_ids"]).logits[:, :-1].float()
-            t_valid = teacher["labels"][:, 1:] != -100
+                t_logits, _, t_valid = label_logits(self.decoder, teacher)
             # Both batches are left-padded and end with the answer: the answer positions line up from the right.
             s_rows, t_rows = logits[valid], t_logits[t_valid]
             kl = torch.nn.functional.kl_div(s_rows.log_softmax(-1), t_rows.log_softmax(-1), log_target=True,

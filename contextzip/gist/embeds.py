@@ -17,8 +17,8 @@ import torch
 
 GIST_PLACEHOLDER = "<|gist|>"
 
-__all__ = ["GIST_PLACEHOLDER", "build_inputs_embeds", "chat_prompt", "continuation_nll", "generate", "prompt_embeds_base64",
-           "prompt_pieces"]
+__all__ = ["GIST_PLACEHOLDER", "batch_nll", "build_inputs_embeds", "chat_prompt", "continuation_nll", "generate", "label_logits",
+           "prompt_embeds_base64", "prompt_pieces"]
 
 
 def chat_prompt(tokenizer: Any, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
@@ -105,19 +105,19 @@ def continuation_nll(model: Any, tokenizer: Any, texts: Sequence[str], gists: Se
     return out
 
 
-def batch_nll(model: Any, batch: dict[str, torch.Tensor], reduce: bool = True) -> torch.Tensor:
+def label_logits(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(logits predicting each next position, float32; the ``labels`` they predict; where a label is set)."""
+    logits = model(inputs_embeds=batch["inputs_embeds"], attention_mask=batch["attention_mask"],
+                   position_ids=batch["position_ids"]).logits
+    targets = batch["labels"][:, 1:]
+    return logits[:, :-1].float(), targets, targets != -100
+
+
+def batch_nll(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Per-row mean NLL of the ``labels`` positions (gradients flow when enabled by the caller)."""
-    with torch.set_grad_enabled(torch.is_grad_enabled()):
-        logits = model(inputs_embeds=batch["inputs_embeds"], attention_mask=batch["attention_mask"],
-                       position_ids=batch["position_ids"]).logits
-    labels = batch["labels"]
-    shifted, targets = logits[:, :-1].float(), labels[:, 1:]
-    valid = targets != -100
-    losses = torch.nn.functional.cross_entropy(shifted.transpose(1, 2), targets.clamp(min=0), reduction="none")
-    losses = losses * valid
-    if not reduce:
-        return losses
-    return losses.sum(1) / valid.sum(1).clamp(min=1)
+    logits, targets, valid = label_logits(model, batch)
+    losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets.clamp(min=0), reduction="none")
+    return (losses * valid).sum(1) / valid.sum(1).clamp(min=1)
 
 
 @torch.no_grad()
