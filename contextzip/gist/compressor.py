@@ -103,7 +103,8 @@ class GistCompressor(BaseCompressor):
     """Documents as gist vectors for a self-hosted decoder (``smollm2-135m`` by default).
 
     k per segment is the largest of 1, 2, 4, 8, 16 (up to the projector's ``max_gists``) such that
-    ``segments x k <= budget``; ``compress(..., k=4)`` forces it. When even one gist per segment is over the
+    ``segments x k <= budget`` and k is at most the segments' mean decoder-token count (a 5-token document gets 4
+    gists, not 16); ``compress(..., k=4)`` forces it. When even one gist per segment is over the
     budget, the segments most similar to the query are kept (without a query, the first ones) and the others are
     reported in ``GistResult.dropped`` and by each document's status. The result's ``text`` is the prompt fragment
     (one placeholder per kept segment); the vectors are in ``result.vectors`` / ``result.context_gists()``.
@@ -283,7 +284,9 @@ class GistCompressor(BaseCompressor):
         sizes: tuple[int, ...] = ()
         if k is None:
             sizes = tuple(size for size in GIST_SIZES if size <= max_gists)
-            fitting = [size for size in sizes if len(segments) * size <= budget]
+            # No more gists per segment than its text has tokens on average: positions never outgrow the text.
+            per_segment = max(1, sum(tokens) // max(1, len(segments)))
+            fitting = [size for size in sizes if len(segments) * size <= budget and size <= per_segment]
             k = max(fitting) if fitting and segments else 1
         elif segments and k > budget:
             raise BudgetError(f"k={k} gists per segment do not fit a budget of {budget} decoder positions")

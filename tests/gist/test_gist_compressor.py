@@ -48,13 +48,20 @@ def test_budget_counts_positions_and_k_is_the_largest_that_fits(gist_compressor,
     check(result, len(docs))
     n = len(result.segments) + len(result.dropped)
     assert n == sum(len(gist_compressor.encoder.segments(d)) for d in docs) > len(docs), "LONG has several"
-    fitting = [k for k in GIST_SIZES if n * k <= budget]
+    per_segment = sum(s.text_tokens for s in (*result.segments, *result.dropped)) // n
+    fitting = [k for k in GIST_SIZES if n * k <= budget and k <= per_segment]
     assert result.k == (max(fitting) if fitting else 1)
     if not fitting:
         assert len(result.segments) == budget and len(result.dropped) == n - budget
         assert "dropped" in result.under_budget_reason
     else:
         assert not result.dropped
+
+
+def test_a_short_document_gets_no_more_gists_than_it_has_tokens(gist_compressor) -> None:  # type: ignore[no-untyped-def]
+    result = gist_compressor.compress(["Paris is in France."], None, target_tokens=64)
+    assert result.k == 4 and result.positions == 4 <= result.original_tokens == 5
+    assert gist_compressor.compress(["Paris is in France."], None, target_tokens=64, k=16).k == 16  # asked for
 
 
 def test_rate_is_a_share_of_the_decoders_tokens(gist_compressor) -> None:  # type: ignore[no-untyped-def]
