@@ -14,8 +14,9 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from contextzip.errors import ContextZipError
 
@@ -119,20 +120,37 @@ def _load_tiktoken(encoding: str):  # type: ignore[no-untyped-def]
 
 
 class HFTokenCounter:
-    """Counts tokens with a Hugging Face tokenizer (hub id or local path), without special tokens."""
+    """Counts tokens with a Hugging Face tokenizer (hub id or local path), without special tokens.
+
+    The name is resolved at once (an unknown model fails here); the tokenizer loads on first use (a registered
+    GGUF decoder such as ``smollm2-135m``: its converted copy's, converted once). Lone surrogates count as U+FFFD.
+    """
 
     def __init__(self, model_name_or_path: str) -> None:
-        from transformers import AutoTokenizer
-
         from contextzip.model_registry import resolve_model_path
 
         self.name = f"hf:{model_name_or_path}"
-        path = resolve_model_path(model_name_or_path)
-        if path.endswith(".gguf"):  # a registered GGUF decoder (smollm2-135m): its converted copy's tokenizer
-            from contextzip.causal_lm import converted_path
+        self.model_name_or_path = model_name_or_path
+        self._path = resolve_model_path(model_name_or_path)
+        self._loaded: Any = None
+        self._load_lock = threading.Lock()
 
-            path = converted_path(model_name_or_path)
-        self._tokenizer = AutoTokenizer.from_pretrained(path)
+    @property
+    def _tokenizer(self) -> Any:
+        if self._loaded is None:
+            with self._load_lock:
+                if self._loaded is None:
+                    from transformers import AutoTokenizer
+
+                    from contextzip.models import EncodableTokenizer
+
+                    path = self._path
+                    if path.endswith(".gguf"):
+                        from contextzip.causal_lm import converted_path
+
+                        path = converted_path(self.model_name_or_path)
+                    self._loaded = EncodableTokenizer(AutoTokenizer.from_pretrained(path))
+        return self._loaded
 
     def count(self, text: str) -> int:
         return len(self.encode(text))

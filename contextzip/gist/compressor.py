@@ -29,43 +29,15 @@ from contextzip.gist.embeds import GIST_PLACEHOLDER
 from contextzip.gist.encoder import GistEncoder
 from contextzip.gist.projector import CONFIG_NAME, GistProjector
 from contextzip.gist.types import GistResult, GistSegment
-from contextzip.models import EncodableTokenizer
 from contextzip.tokens import HFTokenCounter
 from contextzip.types import CompressionRequest, DocumentResult, DocumentStatus
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_PROJECTOR", "GIST_SIZES", "DecoderTokenCounter", "GistCompressor"]
+__all__ = ["DEFAULT_PROJECTOR", "GIST_SIZES", "GistCompressor"]
 
 DEFAULT_PROJECTOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "gist")
 GIST_SIZES = (1, 2, 4, 8, 16)  # the k a budget chooses from (an explicit k= may be any 1..max_gists)
-
-
-class DecoderTokenCounter(HFTokenCounter):
-    """A decoder's own tokens (no special tokens), its tokenizer loaded on first use (GGUF models converted once,
-    as :func:`contextzip.causal_lm.load_causal_lm` does)."""
-
-    def __init__(self, decoder: str = "smollm2-135m") -> None:  # noqa: D107 - no eager load, unlike the parent
-        self.name = f"hf:{decoder}"  # counts what get_token_counter("hf:smollm2-135m") counts, loaded lazily
-        self.decoder = decoder
-        self._loaded: Any = None
-        self._load_lock = threading.Lock()
-
-    @property
-    def _tokenizer(self) -> Any:  # type: ignore[override]
-        if self._loaded is None:
-            with self._load_lock:
-                if self._loaded is None:
-                    from transformers import AutoTokenizer
-
-                    from contextzip.causal_lm import converted_path
-
-                    # lone surrogates read as U+FFFD (one for one), as every model tokenizer here does
-                    self._loaded = EncodableTokenizer(AutoTokenizer.from_pretrained(converted_path(self.decoder)))
-        return self._loaded
-
-    def __repr__(self) -> str:
-        return f"DecoderTokenCounter({self.decoder!r})"
 
 
 def resolve_projector(projector: GistProjector | str | os.PathLike[str] | None) -> GistProjector | str:
@@ -135,7 +107,7 @@ class GistCompressor(BaseCompressor):
                  separator: str = "\n\n") -> None:
         if not isinstance(decoder, str) or not decoder:
             raise TypeError(f"decoder must be a model name or path, but got {decoder!r}")
-        super().__init__(token_counter=DecoderTokenCounter(decoder), separator=separator)
+        super().__init__(token_counter=HFTokenCounter(decoder), separator=separator)  # the decoder's tokens, lazily
         if encoder is not None and not isinstance(encoder, GistEncoder):
             raise TypeError(f"encoder must be a GistEncoder, but got {type(encoder).__name__}")
         if cache is not None and not isinstance(cache, GistCache):
