@@ -75,10 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     for p in args.positions:
         for name, comp in (("gist", gist), (args.text_compressor, text)):
             records = runner.compress_examples(comp, examples, target_tokens=p)
-            summary = {"method": name, "positions": p, **runner.summarize(records, comp)}
-            summary["reader_seconds"] = runner.add_replies(reader, records, len(records))
-            runner.add_answer_nll(reader, records, len(records))
-            summary.update(runner.reader_summary(records, refs))
+            summary = {"method": name, "positions": p, **runner.summarize(records, comp),
+                       **runner.read_records(reader, records, refs)}
             rows.append({k: summary.get(k) for k in ("method", "positions", *KEYS, "n_reader",
                                                       "mean_decoder_positions")})
             print(json.dumps(rows[-1]), flush=True)
@@ -101,9 +99,7 @@ def control(runner: Any, reader: Any, records: list[Any], refs: Any, p: int) -> 
     without the right passage (a learned prompt's format and prior), to set against what they carry of it."""
     n = len(records)
     swapped = [runner.ExampleRecord(r.example, records[(i + 1) % n].result, r.latency_ms) for i, r in enumerate(records)]
-    runner.add_replies(reader, swapped, n)
-    runner.add_answer_nll(reader, swapped, n)
-    summary = runner.reader_summary(swapped, refs)
+    summary = runner.read_records(reader, swapped, refs)
     return {"method": "gist, other passage (control)", "positions": p,
             **{k: summary.get(k) for k in KEYS if k in summary}, "n_reader": summary.get("n_reader"),
             "mean_compressed_tokens": float(p), "mean_decoder_positions": float(p)}

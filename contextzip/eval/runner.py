@@ -343,9 +343,16 @@ def run_eval(
         if (references is None or len(references.examples) < n
                 or (scores_answers(reader_obj) and references.closed_book_nll is None)):
             references = ReaderReferences.compute(reader_obj, examples[:n])
-        summary["reader"] = reader_obj.name
-        summary["reader_seconds"] = add_replies(reader_obj, records, n)
-        if scores_answers(reader_obj):
-            summary["reader_nll_seconds"] = add_answer_nll(reader_obj, records, n)  # type: ignore[arg-type]
-        summary.update(reader_summary(records, references))
+        summary.update(read_records(reader_obj, records, references, n))
     return summary, records
+
+
+def read_records(reader: Reader, records: Sequence[ExampleRecord], references: ReaderReferences | None,
+                 limit: int | None = None) -> dict[str, Any]:
+    """Ask ``reader`` the first ``limit`` records' questions (and score their gold answers when it can); returns
+    the summary's reader keys, with ``references`` on the same questions."""
+    out: dict[str, Any] = {"reader": reader.name, "reader_seconds": add_replies(reader, records, limit)}
+    if scores_answers(reader):
+        out["reader_nll_seconds"] = add_answer_nll(reader, records, limit)  # type: ignore[arg-type]
+    out.update(reader_summary(records, references))
+    return out
