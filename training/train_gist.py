@@ -41,7 +41,14 @@ from tqdm.auto import tqdm
 from contextzip.causal_lm import load_causal_lm
 from contextzip.engine import ScoringEngine
 from contextzip.eval.readers import ReaderPrompt
-from contextzip.gist.embeds import GIST_PLACEHOLDER, batch_nll, build_inputs_embeds, chat_prompt, label_logits
+from contextzip.gist.embeds import (
+    GIST_PLACEHOLDER,
+    batch_nll,
+    build_inputs_embeds,
+    chat_prompt,
+    continuation_nll,
+    label_logits,
+)
 from contextzip.gist.encoder import GistEncoder
 from contextzip.gist.projector import GistProjector, ProjectorConfig
 
@@ -182,11 +189,7 @@ class Trainer:
         out: dict[str, float] = {}
 
         def nll(prompts: list[str], gists: list[list[torch.Tensor]]) -> float:
-            vals = []
-            for s in range(0, len(prompts), 16):
-                batch = build_inputs_embeds(self.decoder, self.tokenizer, prompts[s:s + 16], gists[s:s + 16],
-                                            answers[s:s + 16])
-                vals.extend(batch_nll(self.decoder, batch).tolist())
+            vals = continuation_nll(self.decoder, self.tokenizer, prompts, gists, answers, batch_size=16)
             return round(statistics.fmean(vals), 4)
 
         out["closed_book"] = nll([self.qa_prompt(it["question"], None) for it in items], [[] for _ in items])
