@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
 
 if __package__ in (None, ""):  # run as a file: make `benchmarks.*` importable from the repository root
@@ -24,8 +23,8 @@ offline_hub_defaults()
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.proxy_load import _PLACES, free_port, synthetic_context
-    from benchmarks.throughput import BUDGETS, run_proxy_arm, start_proxy, wait_healthy
+    from benchmarks.proxy_load import free_port
+    from benchmarks.throughput import proxy_requests, run_proxy_arm, start_proxy, wait_healthy
     from contextzip.testing import fake_openai_server
     from contextzip.tokens import get_token_counter
 
@@ -36,14 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compressor", default="query-guided")
     args = parser.parse_args(argv)
     counter = get_token_counter()
-    rng = random.Random(0)
-    requests = []
-    for i in range(args.clients * args.per_client):
-        answer = f"Request {i}: the keeper of the {rng.choice(_PLACES)} light was Marta Lindqvist-{i}."
-        context = synthetic_context(rng, counter, args.context_tokens, answer)
-        user = f"<context>\n{context}\n</context>\n\nQuestion #{i}: who was the keeper?"
-        requests.append(([{"role": "system", "content": "Answer from the context only."},
-                          {"role": "user", "content": user}], BUDGETS[i % len(BUDGETS)]))
+    requests = proxy_requests(args.clients * args.per_client, args.context_tokens, counter)
     with fake_openai_server() as upstream:
         port = free_port()
         proc = start_proxy(str(ROOT), upstream.base_url, port, args.compressor, False)
@@ -52,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             result = run_proxy_arm(f"http://127.0.0.1:{port}", requests, args.clients, upstream, counter)
         finally:
             proc.terminate()
+            proc.wait(timeout=30)
     print(json.dumps(result))
     return 0 if result["failures"] == 0 and result["over_budget"] == 0 else 1
 

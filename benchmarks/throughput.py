@@ -100,6 +100,22 @@ def wait_healthy(proc: subprocess.Popen, url: str, timeout_s: float = 180.0) -> 
     raise SystemExit(f"the proxy is not healthy: {proc.stderr.read() if proc.poll() is not None and proc.stderr else 'timeout'}")
 
 
+def proxy_requests(n: int, context_tokens: int, counter: Any) -> list[tuple[list[dict], int]]:
+    """``n`` chat requests (messages, budget): a ``<context>`` of about ``context_tokens`` tokens holding one
+    planted answer, a numbered question, budgets cycling through :data:`BUDGETS` (seeded: the same every run)."""
+    from benchmarks.proxy_load import _PLACES, synthetic_context
+
+    rng = random.Random(0)
+    requests = []
+    for i in range(n):
+        answer = f"Request {i}: the keeper of the {rng.choice(_PLACES)} light was Marta Lindqvist-{i}."
+        context = synthetic_context(rng, counter, context_tokens, answer)
+        requests.append(([{"role": "system", "content": "Answer from the context only."},
+                          {"role": "user", "content": f"<context>\n{context}\n</context>\n\n"
+                                                      f"Question #{i}: who was the keeper?"}], BUDGETS[i % len(BUDGETS)]))
+    return requests
+
+
 def run_proxy_arm(url: str, requests: list[tuple[list[dict], int]], clients: int, upstream: Any,
                   counter: Any) -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
@@ -147,20 +163,13 @@ def run_proxy_arm(url: str, requests: list[tuple[list[dict], int]], clients: int
 
 
 def bench_proxy(args: argparse.Namespace) -> dict[str, Any]:
-    from benchmarks.proxy_load import _PLACES, free_port, synthetic_context
+    from benchmarks.proxy_load import free_port
     from contextzip.testing import fake_openai_server
     from contextzip.tokens import get_token_counter
 
     counter = get_token_counter()
-    rng = random.Random(0)
     n = max(args.clients) * args.per_client if args.requests is None else args.requests
-    requests = []
-    for i in range(n):
-        answer = f"Request {i}: the keeper of the {rng.choice(_PLACES)} light was Marta Lindqvist-{i}."
-        context = synthetic_context(rng, counter, args.context_tokens, answer)
-        requests.append(([{"role": "system", "content": "Answer from the context only."},
-                          {"role": "user", "content": f"<context>\n{context}\n</context>\n\n"
-                                                      f"Question #{i}: who was the keeper?"}], BUDGETS[i % 3]))
+    requests = proxy_requests(n, args.context_tokens, counter)
     arms = [("without scheduler", args.baseline_commit, False), ("with scheduler", None, False)]
     if args.onnx:
         arms.append(("with scheduler + ONNX int8", None, True))
