@@ -105,7 +105,8 @@ class TokenClassificationCompressor(BaseCompressor):
         self.keep_entities = bool(keep_entities)
         self.scorer = scorer or TokenKeepScorer(
             model_name_or_path, ScoringEngine(device=device, dtype=dtype, batch_size=batch_size,
-                                              max_batch_tokens=max(16384, 64 * max_seq_len)),
+                                              max_batch_tokens=max(16384, 64 * max_seq_len), max_padding="auto",
+                                              cpu_max_batch_tokens=4 * max_seq_len),
             max_seq_len=max_seq_len, token_to_word=token_to_word, boundary_tokens=boundary_tokens,
             keep_label=keep_label,
         )

@@ -82,7 +82,8 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
             from contextzip.engine import ScoringEngine
             from contextzip.models import SentenceEmbedder
 
-            sentence_scorer = QueryGuidedScorer(SentenceEmbedder("minilm", ScoringEngine(device=kwargs.get("device"))))
+            engine = ScoringEngine(device=kwargs.get("device"))
+            sentence_scorer = QueryGuidedScorer(SentenceEmbedder("minilm", engine))
         if not isinstance(sentence_scorer, SentenceScorer):
             raise TypeError(f"sentence_scorer must implement SentenceScorer, but got {sentence_scorer!r}")
         self.sentence_scorer = sentence_scorer
