@@ -133,7 +133,21 @@ class Trainer:
                                       [[row] for row in g], answers)
         logits, targets, valid = label_logits(self.decoder, student)
         nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets.clamp(min=0), reduction="none")
-        loss = ((nll * valid).sum(1) / valid.sum(1)).mean()
+        own = (nll * valid).sum(1) / valid.sum(1)
+        loss = own.mean()
+        if self.args.contrast > 0 and len(items) > 1:
+            # The same questions read with the gists of the next item's passage: the answer must be likelier
+            # with its own passage's gists by --margin nats (a learned soft prompt alone scores both the same).
+            other = [it["passage"] != items[(i - 1) % len(items)]["passage"] for i, it in enumerate(items)]
+            control = build_inputs_embeds(self.decoder, self.tokenizer,
+                                          [self.qa_prompt(it["question"], GIST_PLACEHOLDER) for it in items],
+                                          [[row] for row in g.roll(1, dims=0)], answers)
+            c_logits, c_targets, c_valid = label_logits(self.decoder, control)
+            c_nll = torch.nn.functional.cross_entropy(c_logits.transpose(1, 2), c_targets.clamp(min=0),
+                                                      reduction="none")
+            wrong = (c_nll * c_valid).sum(1) / c_valid.sum(1)
+            hinge = torch.relu(self.args.margin - (wrong - own)) * torch.tensor(other, dtype=own.dtype)
+            loss = loss + self.args.contrast * hinge.mean()
         if self.args.kl > 0:
             with torch.no_grad():
                 teacher = build_inputs_embeds(self.decoder, self.tokenizer,
@@ -201,6 +215,9 @@ class Trainer:
                            for s in range(0, len(items), 16)])
             out[f"gist_k{k}"] = nll([self.qa_prompt(it["question"], GIST_PLACEHOLDER) for it in items],
                                     [[row] for row in g])
+            if k == 8:  # the control: each question read with the gists of the next question's passage
+                out["gist_k8_control"] = nll([self.qa_prompt(it["question"], GIST_PLACEHOLDER) for it in items],
+                                             [[row] for row in g.roll(-1, dims=0)])
         self.projector.train()
         return out
 
@@ -236,6 +253,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 4, 8, 8, 16])
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--kl", type=float, default=0.5)
+    parser.add_argument("--contrast", type=float, default=0.0,
+                        help="weight of a hinge that makes the answer likelier with its own passage's gists than "
+                             "with another passage's (by --margin nats); 0: off")
+    parser.add_argument("--margin", type=float, default=1.0)
     parser.add_argument("--recon-tokens", type=int, default=48)
     parser.add_argument("--max-wordpieces", type=int, default=256)
     parser.add_argument("--val-questions", type=int, default=96)

@@ -59,3 +59,20 @@ def test_held_out_split_is_by_article() -> None:
     held = [t for t in titles if train_gist.held_out(t)]
     assert 20 <= len(held) <= 60  # about a fifth, by a hash of the title
     assert all(train_gist.held_out(t) for t in held)  # deterministic
+
+
+def test_the_contrast_term_adds_a_hinge_only_when_passages_differ(trainer) -> None:  # type: ignore[no-untyped-def]
+    trainer.projector.eval()
+    torch.manual_seed(0)
+    trainer.args.contrast, trainer.args.kl = 0.0, 0.0
+    plain = trainer.qa_loss(ITEMS, 4).item()
+    trainer.args.contrast, trainer.args.margin = 1.0, 100.0  # a margin no gist meets: the hinge is active
+    with_hinge = trainer.qa_loss(ITEMS, 4).item()
+    assert with_hinge > plain + 50  # the hinge is about margin - (wrong - own) > 50 nats here
+    same = [ITEMS[0], dict(ITEMS[0])]  # the same passage twice: no wrong passage to contrast with
+    trainer.args.contrast = 0.0
+    base_same = trainer.qa_loss(same, 4).item()
+    trainer.args.contrast = 1.0
+    assert trainer.qa_loss(same, 4).item() == pytest.approx(base_same, abs=1e-5)
+    trainer.args.contrast, trainer.args.margin, trainer.args.kl = 0.0, 1.0, 0.5
+    trainer.projector.train()
