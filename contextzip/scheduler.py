@@ -20,19 +20,19 @@ import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from contextzip.compressors.base import BaseCompressor, DocumentsInput
+from contextzip.compressors.base import BaseCompressor, BudgetArg, CompressedOutput, DocumentsInput, RateArg
 from contextzip.errors import ContextZipError
 from contextzip.stats import percentile
-from contextzip.types import CompressionResult
+from contextzip.types import CompressionRequest, CompressionResult
 from contextzip.validation import check_positive_int
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DeadlineExceededError", "QueueFullError", "RequestScheduler", "SchedulerStats"]
+__all__ = ["DeadlineExceededError", "QueueFullError", "RequestScheduler", "ScheduledCompressor", "SchedulerStats"]
 
 
 class QueueFullError(ContextZipError):
@@ -264,6 +264,79 @@ class RequestScheduler:
         for req, result in zip(batch, results, strict=True):
             self.stats.count("completed")
             req.future.set_result(result)
+
+
+class ScheduledCompressor(BaseCompressor):
+    """A compressor whose calls go through a :class:`RequestScheduler`, so that concurrent callers (threads, or
+    asyncio tasks through :meth:`acompress`) share batched passes: the SDK wrappers' ``batch_window_ms=``, a
+    LangChain step shared by an async app, any code that compresses from many threads.
+
+    Results are the wrapped compressor's (``compress_batch`` of the pass); ``name``, ``uses_query`` and the token
+    counter are its too. ``scheduler_kwargs`` go to :class:`RequestScheduler` (``max_wait_ms``,
+    ``max_batch_size``, ``max_queue`` ...); ``stats`` is the scheduler's. Call :meth:`close` (or use it as a
+    context manager) to stop the worker thread; it is a daemon thread, so an open one does not keep the process
+    alive.
+    """
+
+    def __init__(self, compressor: BaseCompressor, **scheduler_kwargs: Any) -> None:
+        if not isinstance(compressor, BaseCompressor):
+            raise TypeError(f"compressor must be a BaseCompressor, but got {type(compressor).__name__}")
+        super().__init__(token_counter=compressor.token_counter, separator=compressor.separator)
+        self.compressor = compressor
+        self.name = compressor.name  # type: ignore[misc]
+        self.uses_query = compressor.uses_query  # type: ignore[misc]
+        self.elision = compressor.elision
+        self.scheduler = RequestScheduler(compressor, **scheduler_kwargs)
+        self.stats = self.scheduler.stats
+
+    def warm_up(self) -> None:
+        self.compressor.warm_up()
+
+    def compress_batch(self, items: Sequence[tuple[str | None, DocumentsInput]], *, target_tokens: BudgetArg = None,
+                       rate: RateArg = None) -> list[CompressionResult]:
+        """Each item submitted on its own (so it can share a pass with other callers' requests), then awaited."""
+        budgets, rates = _per_item(len(items), target_tokens, "target_tokens"), _per_item(len(items), rate, "rate")
+        futures = []
+        for n, item in enumerate(items):
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                raise TypeError(f"item {n} must be a (query, documents) pair, but got {item!r:.80}")
+            futures.append(self.scheduler.submit(item[0], item[1], target_tokens=budgets[n], rate=rates[n]))
+        return [f.result() for f in futures]
+
+    async def acompress(self, documents: DocumentsInput, query: str | None = None, *,
+                        target_tokens: int | None = None, rate: float | None = None) -> CompressionResult:
+        """Awaits the scheduler's future: no executor thread is held while the request waits for its pass."""
+        return await self.scheduler.asubmit(query, documents, target_tokens=target_tokens, rate=rate)
+
+    async def acompress_batch(self, items: Sequence[tuple[str | None, DocumentsInput]], *,
+                              target_tokens: BudgetArg = None, rate: RateArg = None) -> list[CompressionResult]:
+        budgets, rates = _per_item(len(items), target_tokens, "target_tokens"), _per_item(len(items), rate, "rate")
+        return list(await asyncio.gather(*(self.scheduler.asubmit(q, d, target_tokens=budgets[n], rate=rates[n])
+                                           for n, (q, d) in enumerate(items))))
+
+    def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:  # pragma: no cover
+        raise AssertionError("ScheduledCompressor hands every call to its scheduler")
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        self.scheduler.close(timeout)
+
+    def __enter__(self) -> ScheduledCompressor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ScheduledCompressor({self.compressor!r}, max_wait_ms={self.scheduler.max_wait_ms})"
+
+
+def _per_item(n: int, value: Any, name: str) -> list[Any]:
+    """One budget per item: a sequence as given (its length checked), else the one value repeated."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if len(value) != n:
+            raise ValueError(f"{name} has {len(value)} values for {n} items")
+        return list(value)
+    return [value] * n
 
 
 def _estimate_tokens(documents: DocumentsInput) -> int:

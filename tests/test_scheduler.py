@@ -181,3 +181,60 @@ def test_arguments_are_checked():
         RequestScheduler(TruncateCompressor(), max_queue=0)
     with pytest.raises(ValueError, match="max_wait_ms"):
         RequestScheduler(TruncateCompressor(), max_wait_ms=-1)
+
+
+# --- ScheduledCompressor: the scheduler behind the compressor API ------------------------------------------------
+
+def test_scheduled_compressor_gives_the_wrapped_results_and_batches_threads():
+    from contextzip.scheduler import ScheduledCompressor
+
+    inner = Counting()
+    inner.gate.clear()
+    with ScheduledCompressor(inner, max_wait_ms=50, max_batch_size=64) as comp:
+        assert comp.name == inner.name and comp.token_counter is inner.token_counter
+        budgets = [20, 40, 80, 30] * 3
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            futures = [pool.submit(comp.compress, DOCS, "Elbe?", target_tokens=b) for b in budgets]
+            time.sleep(0.2)
+            inner.gate.set()
+            results = [f.result(timeout=10) for f in futures]
+        batch = comp.compress_batch([("Elbe?", DOCS)] * 2, target_tokens=[25, 35])
+    expected = [TruncateCompressor().compress(DOCS, "Elbe?", target_tokens=b) for b in budgets]
+    assert [r.text for r in results] == [r.text for r in expected]
+    assert [r.compressed_tokens <= 35 for r in batch] == [True, True]
+    assert max(inner.calls[:-1]) > 1  # threads shared a pass
+    with pytest.raises(ValueError, match="2 values for 3 items"):
+        ScheduledCompressor(TruncateCompressor()).compress_batch([("q", DOCS)] * 3, target_tokens=[1, 2])
+
+
+async def test_scheduled_compressor_acompress_shares_a_pass():
+    from contextzip.scheduler import ScheduledCompressor
+
+    inner = Counting()
+    with ScheduledCompressor(inner, max_wait_ms=100, max_batch_size=64) as comp:
+        results = await asyncio.gather(*(comp.acompress(DOCS, "Elbe?", target_tokens=b) for b in (20, 40, 60, 80)))
+        many = await comp.acompress_batch([("Elbe?", DOCS)] * 3, target_tokens=30)
+    assert [r.compressed_tokens <= b for r, b in zip(results, (20, 40, 60, 80), strict=True)] == [True] * 4
+    assert len(many) == 3 and inner.calls[0] == 4  # the four tasks in one pass
+
+
+async def test_async_openai_wrapper_with_a_batch_window_batches_concurrent_calls():
+    from openai import AsyncOpenAI
+
+    from contextzip.integrations.openai import wrap_openai
+    from contextzip.testing import fake_openai_server
+
+    inner = Counting()
+    with fake_openai_server() as server:
+        client = wrap_openai(AsyncOpenAI(base_url=server.base_url, api_key="k", max_retries=0), target_tokens=30,
+                             compressor=inner, batch_window_ms=300)
+        context = "\n\n".join(DOCS)
+        replies = await asyncio.gather(*(client.chat.completions.create(
+            model="echo-1", messages=[{"role": "user", "content": f"<context>\n{context}\n</context>\n\nQ{i}?"}])
+            for i in range(4)))
+        client.with_options(timeout=5)  # shares the scheduler: no second worker
+        assert len(server.received) == 4
+    assert all(r.choices[0].message.content.startswith("echo:") for r in replies)
+    assert max(inner.calls) > 1  # concurrent calls shared a pass
+    with pytest.raises(ValueError, match="batch_window_ms"):
+        wrap_openai(AsyncOpenAI(base_url="http://127.0.0.1:9/v1", api_key="k"), target_tokens=5, batch_window_ms=-1)

@@ -138,14 +138,31 @@ class Wrapping:
                        "unmarked='pass' (no warning). This warning is logged once per client.", endpoint)
 
 
+def _is_async(method: Any) -> bool:
+    """Whether a client method belongs to an async client. The SDKs decorate ``create`` with a plain function
+    (``openai``'s ``required_args``), so the coroutine function is found under its ``__wrapped__`` chain."""
+    return inspect.iscoroutinefunction(method) or inspect.iscoroutinefunction(inspect.unwrap(method))
+
+
 class _Deferred:
-    """What an async client's non-coroutine method returns (an async context manager, a stream manager), with
-    the compression run in a worker thread on entry."""
+    """What an async client's method that is not a coroutine function returns: awaitable (the SDKs' decorated
+    ``create`` methods, which return a coroutine) and an async context manager (``stream``,
+    ``with_streaming_response``), with the compression run in a worker thread either way, never on the event
+    loop."""
 
     def __init__(self, prepare: Callable[[], dict[str, Any]], method: Callable[..., Any]) -> None:
         self._prepare = prepare
         self._method = method
         self._inner: Any = None
+
+    def __await__(self) -> Any:
+        return self._call().__await__()
+
+    async def _call(self) -> Any:
+        result = self._method(**await asyncio.to_thread(self._prepare))
+        if inspect.isawaitable(result):
+            result = await result
+        return result
 
     async def __aenter__(self) -> Any:
         self._inner = self._method(**await asyncio.to_thread(self._prepare))
@@ -290,6 +307,10 @@ class CompressingClient:
         on_compression: called with each request's :class:`~contextzip.integrations.messages.CompressedMessages`.
         unmarked: what a request with no marked context gets: ``"warn"`` (default: sent unchanged, one WARNING
             per client), ``"compress"`` (the user turn and tool results as context) or ``"pass"``.
+        batch_window_ms: when set, the default compressor runs behind a request scheduler
+            (:class:`~contextzip.scheduler.ScheduledCompressor`): concurrent calls of this client (threads, or
+            tasks of an async client) that arrive within this many milliseconds share one batched pass, whatever
+            their budgets. ``with_options()`` / ``copy()`` share the same scheduler.
 
     Per call, ``create(..., contextzip={...})`` overrides these (see
     :class:`~contextzip.integrations.messages.ChatOptions`).
@@ -308,6 +329,7 @@ class CompressingClient:
         token_counter: str | None = None,
         on_compression: Callable[[CompressedMessages], None] | None = None,
         unmarked: str = "warn",
+        batch_window_ms: float | None = None,
     ) -> None:
         paths = list(self.endpoints)
         first = _resolve(client, paths[0]) if paths else None
@@ -318,11 +340,20 @@ class CompressingClient:
             raise TypeError(f"on_compression must be callable, but got {type(on_compression).__name__}")
         if unmarked not in UNMARKED_POLICIES:
             raise ValueError(f"unmarked must be one of {UNMARKED_POLICIES}, but got {unmarked!r}")
+        if batch_window_ms is not None:
+            from contextzip.api import resolve_compressor
+            from contextzip.scheduler import ScheduledCompressor
+
+            if isinstance(batch_window_ms, bool) or not isinstance(batch_window_ms, (int, float)) \
+                    or not batch_window_ms >= 0:
+                raise ValueError(f"batch_window_ms must be a number >= 0 or None, but got {batch_window_ms!r}")
+            compressor = ScheduledCompressor(resolve_compressor(compressor, token_counter),
+                                             max_wait_ms=batch_window_ms)
         self._client = client
         self._defaults = {"target_tokens": target_tokens, "rate": rate, "compressor": compressor,
                           "token_counter": token_counter}
         self._options = {**self._defaults, "on_compression": on_compression, "unmarked": unmarked}
-        self._wrapping = Wrapping(self._defaults, on_compression, unmarked, inspect.iscoroutinefunction(first.create))
+        self._wrapping = Wrapping(self._defaults, on_compression, unmarked, _is_async(first.create))
         for name, value in self._mounted(client).items():
             setattr(self, name, value)
 

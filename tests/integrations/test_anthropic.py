@@ -192,3 +192,15 @@ def test_client_level_views_and_copies_compress_too(fake_openai, counter):
     client.with_options(timeout=10).messages.create(model="echo-1", max_tokens=16, messages=messages())
     assert 0 < document_tokens(fake_openai, counter) <= 60
     assert isinstance(client.copy(), CompressingAnthropic)
+
+
+async def test_async_messages_create_compresses_off_the_event_loop(fake_openai):
+    from test_openai import _Slow, _ticks_during
+
+    client = wrap_anthropic(AsyncAnthropic(base_url=fake_openai.url, api_key="k", max_retries=0), target_tokens=40,
+                            compressor=_Slow.make())
+    context = "\n\n".join(PARAGRAPHS)
+    ticks = await _ticks_during(lambda: client.messages.create(
+        model="echo-1", max_tokens=16,
+        messages=[{"role": "user", "content": f"<context>\n{context}\n</context>\n\n{QUESTION}"}]))
+    assert ticks >= 10, f"the event loop ran only {ticks} ticks in a 0.4 s compression"

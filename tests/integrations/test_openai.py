@@ -276,3 +276,50 @@ def test_client_level_views_and_copies_compress_too(fake_openai, counter, view):
     view(client)
     assert 0 < counter.count(sent_context(fake_openai)) <= 40
     assert isinstance(client.with_options(timeout=5), CompressingOpenAI)
+
+
+class _Slow:
+    """A truncate compressor that takes 0.4 s a pass (a stand-in for a model's forward pass)."""
+
+    @staticmethod
+    def make():  # type: ignore[no-untyped-def]
+        import time
+
+        from contextzip.compressors.truncate import TruncateCompressor
+
+        class Slow(TruncateCompressor):
+            def compress_batch(self, items, *, target_tokens=None, rate=None):  # type: ignore[no-untyped-def]
+                time.sleep(0.4)
+                return super().compress_batch(items, target_tokens=target_tokens, rate=rate)
+
+        return Slow()
+
+
+async def _ticks_during(call) -> int:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    ticks = 0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done:
+            await asyncio.sleep(0.02)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    try:
+        await call()
+    finally:
+        done = True
+        await task
+    return ticks
+
+
+async def test_async_create_compresses_off_the_event_loop(fake_openai):
+    # AsyncOpenAI's create is a decorated plain function: compression used to run on the loop and block it.
+    client = wrap_openai(AsyncOpenAI(base_url=fake_openai.base_url, api_key="k", max_retries=0), target_tokens=40,
+                         compressor=_Slow.make())
+    ticks = await _ticks_during(lambda: client.chat.completions.create(model="echo-1", messages=messages()))
+    assert ticks >= 10, f"the event loop ran only {ticks} ticks in a 0.4 s compression"
