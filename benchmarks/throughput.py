@@ -70,20 +70,20 @@ def snapshot(baseline_commit: str | None, folder: str) -> str:
 
 
 def start_proxy(pythonpath: str, upstream: str, port: int, compressor: str, onnx: bool) -> subprocess.Popen:
+    """The proxy of the tree at ``pythonpath`` in its own process, built with only the ``ServerConfig`` arguments
+    that both the baseline and the current proxy take (the CLI's flags have grown since the baseline)."""
     env = dict(os.environ, PYTHONPATH=pythonpath)
     if onnx:
-        code = ("import sys; from contextzip.compressors.query_guided import QueryGuidedCompressor;"
+        made = ("from contextzip.compressors.query_guided import QueryGuidedCompressor;"
                 "from contextzip.onnx_embedder import OnnxSentenceEmbedder;"
-                "from contextzip.integrations.server import ServerConfig, serve;"
-                f"serve(ServerConfig(upstream={upstream!r}, target_tokens=1000, "
-                "compressor=QueryGuidedCompressor(embedder=OnnxSentenceEmbedder())), "
-                f"port={port}, log_level='warning')")
-        command = [sys.executable, "-c", code]
+                "comp = QueryGuidedCompressor(embedder=OnnxSentenceEmbedder());")
     else:
-        command = [sys.executable, "-m", "contextzip", "serve", "--upstream", upstream, "--port", str(port),
-                   "--budget", "1000", "--compressor", compressor]
-    return subprocess.Popen(command, env=env, cwd=pythonpath, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+        made = f"comp = {compressor!r};"
+    code = (made + "from contextzip.integrations.server import ServerConfig, serve;"
+            f"serve(ServerConfig(upstream={upstream!r}, target_tokens=1000, compressor=comp), "
+            f"port={port}, log_level='warning')")
+    return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=pythonpath, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def wait_healthy(proc: subprocess.Popen, url: str, timeout_s: float = 180.0) -> None:

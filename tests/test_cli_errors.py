@@ -121,3 +121,17 @@ def test_data_dir_comes_from_the_environment_or_the_repository(monkeypatch, tmp_
 def test_price_model_estimates_the_saving():
     code, output = run(["compress", "-", "--budget", "8", "-c", "truncate", "--price-model", "gpt-4o-mini"])
     assert code == 0 and "gpt-4o-mini: about $" in output and "per million requests" in output
+
+
+def test_serve_onnx_builds_query_guided_on_the_onnx_embedder(monkeypatch):
+    import contextzip.integrations.server as server
+    from contextzip.onnx_embedder import OnnxSentenceEmbedder
+
+    seen = {}
+    monkeypatch.setattr(server, "serve", lambda config, **kwargs: seen.update(config=config, **kwargs))
+    code, out = run(["serve", "--upstream", "http://127.0.0.1:9/v1", "--budget", "300", "--onnx", "--port", "0"])
+    assert code == 0, out
+    comp = seen["config"].compressor
+    assert comp.name == "query-guided" and isinstance(comp.embedder, OnnxSentenceEmbedder)
+    code, out = run(["serve", "--upstream", "http://127.0.0.1:9/v1", "--onnx", "-c", "truncate"])
+    assert code == 2 and "--onnx is for the query-guided compressor, not 'truncate'" in out
