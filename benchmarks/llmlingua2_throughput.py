@@ -66,8 +66,8 @@ def build_model(kind: str, folder: str, data_dir: str) -> str:
     if os.path.exists(os.path.join(path, "config.json")):
         return path
     import torch
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     import transformers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     corpus = _corpus(data_dir)
     if kind == "xlmr-large":
@@ -109,7 +109,7 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def best_seconds(fn: Any, repeats: int, warm: Any) -> float:
+def best_seconds(fn: Any, warm: Any, repeats: int) -> float:
     warm()  # untimed: loading and first-call costs
     times = []
     for _ in range(repeats):
@@ -117,6 +117,19 @@ def best_seconds(fn: Any, repeats: int, warm: Any) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def _arms(lingua: Any, ours: Any, items: list[list[str]], rate: float) -> dict[str, tuple[Any, Any]]:
+    """Each arm's (timed run over every question, untimed warm-up call), by name; llmlingua's when given."""
+    arms: dict[str, tuple[Any, Any]] = {}
+    if lingua is not None:
+        arms["llmlingua"] = (lambda: [lingua.compress_prompt_llmlingua2(docs, rate=rate) for docs in items],
+                             lambda: lingua.compress_prompt_llmlingua2(items[0], rate=rate))
+    warm = lambda: ours.compress(items[0], rate=rate)  # noqa: E731
+    arms["contextzip"] = (lambda: [ours.compress(docs, rate=rate) for docs in items], warm)
+    arms["contextzip compress_batch"] = (lambda: ours.compress_batch([(None, docs) for docs in items], rate=rate),
+                                         warm)
+    return arms
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,25 +179,11 @@ def main(argv: list[str] | None = None) -> int:
             for shape, items in shapes.items():
                 n_tokens = sum(sum(counter.count_many(docs)) for docs in items)
 
-                def run_lingua() -> None:
-                    for docs in items:
-                        lingua.compress_prompt_llmlingua2(docs, rate=args.rate)
-
-                def run_ours() -> None:
-                    for docs in items:
-                        ours.compress(docs, rate=args.rate)
-
-                def run_ours_batch() -> None:
-                    ours.compress_batch([(None, docs) for docs in items], rate=args.rate)
-
-                warm = {"llmlingua": lambda: lingua.compress_prompt_llmlingua2(items[0], rate=args.rate),
-                        "contextzip": lambda: ours.compress(items[0], rate=args.rate)}
-                arms = [("llmlingua", run_lingua), ("contextzip", run_ours),
-                        ("contextzip compress_batch", run_ours_batch)]
+                arms = _arms(lingua, ours, items, args.rate)
                 seconds: dict[str, float] = {}
-                for name, fn in arms:
+                for name, (fn, warm) in arms.items():
                     try:
-                        seconds[name] = best_seconds(fn, args.repeats, warm[name.split()[0]])
+                        seconds[name] = best_seconds(fn, warm, args.repeats)
                     except Exception as exc:  # llmlingua 0.2.2 cannot run bfloat16 (it calls .numpy() on it)
                         record({"model": kind, "dtype": dtype, "texts": shape, "arm": name,
                                 "error": f"{type(exc).__name__}: {exc}"})
@@ -204,11 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     default.warm_up()
     for shape, items in shapes.items():
         n_tokens = sum(sum(counter.count_many(docs)) for docs in items)
-        warm_default = lambda: default.compress(items[0], rate=args.rate)  # noqa: E731
-        s = best_seconds(lambda: [default.compress(docs, rate=args.rate) for docs in items], args.repeats,
-                         warm_default)
-        sb = best_seconds(lambda: default.compress_batch([(None, docs) for docs in items], rate=args.rate),
-                          args.repeats, warm_default)
+        mine = _arms(None, default, items, args.rate)
+        s = best_seconds(*mine["contextzip"], repeats=args.repeats)
+        sb = best_seconds(*mine["contextzip compress_batch"], repeats=args.repeats)
         for name, sec in (("contextzip default", s), ("contextzip default compress_batch", sb)):
             record({"model": "contextzip-token-clf", "dtype": str(default.scorer.engine.dtype).replace("torch.", ""),
                     "texts": shape, "arm": name, "input_tokens": n_tokens, "seconds": round(sec, 3),

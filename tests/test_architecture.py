@@ -7,8 +7,6 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "contextzip"
 MODULES = sorted(
     ".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
