@@ -1,4 +1,5 @@
-"""What every benchmark script shares: where the repository is, and offline-first model loading.
+"""What every benchmark script shares: where the repository is, offline-first model loading, the load average,
+best-of timing and where results are written.
 
 A script run as a file (``python benchmarks/run.py``) first puts the repository root on ``sys.path`` so that
 ``benchmarks.*`` and ``training.*`` import; it then calls :func:`offline_hub_defaults` before anything imports
@@ -7,9 +8,14 @@ transformers or huggingface_hub.
 
 from __future__ import annotations
 
+import json
 import os
+import time
+from collections.abc import Callable
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
 
 _OFFLINE_DEFAULTS = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
@@ -19,3 +25,30 @@ def offline_hub_defaults() -> None:
     environment says otherwise."""
     for name, value in _OFFLINE_DEFAULTS.items():
         os.environ.setdefault(name, value)
+
+
+def load() -> list[float]:
+    """The 1-, 5- and 15-minute load averages, rounded: every timing records them."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def best_of(fn: Callable[[], Any], repeats: int, warm: Callable[[], Any] | None = None) -> float:
+    """The fastest of ``repeats`` timed calls of ``fn`` (seconds), after one untimed ``warm()`` call if given."""
+    if warm is not None:
+        warm()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def write_result(name: str, tag: str, result: Any) -> str:
+    """``result`` as JSON in ``benchmarks/results/NAME[-TAG].json``; returns the path."""
+    os.makedirs(RESULTS, exist_ok=True)
+    path = os.path.join(RESULTS, f"{name}{'-' + tag if tag else ''}.json")
+    with open(path, "w") as fh:
+        json.dump(result, fh, indent=2)
+    return path
+

@@ -28,18 +28,15 @@ import json
 import os
 import platform
 import sys
-import time
 from typing import Any
 
 if __package__ in (None, ""):  # run as a file: make `benchmarks.*` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import offline_hub_defaults  # noqa: E402
+from benchmarks.common import best_of, load, offline_hub_defaults, write_result  # noqa: E402
 
 offline_hub_defaults()
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "benchmarks", "results")
 SHAPES = {
     # name: (folder name containing the hub name llmlingua checks for, config kwargs)
     "xlmr-large": ("xlm-roberta-large-random", dict(vocab_size=250002, hidden_size=1024, num_hidden_layers=24,
@@ -103,20 +100,6 @@ def build_model(kind: str, folder: str, data_dir: str) -> str:
     tokenizer.save_pretrained(path)
     model.save_pretrained(path)
     return path
-
-
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-def best_seconds(fn: Any, warm: Any, repeats: int) -> float:
-    warm()  # untimed: loading and first-call costs
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _arms(lingua: Any, ours: Any, items: list[list[str]], rate: float) -> dict[str, tuple[Any, Any]]:
@@ -183,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 seconds: dict[str, float] = {}
                 for name, (fn, warm) in arms.items():
                     try:
-                        seconds[name] = best_seconds(fn, warm, args.repeats)
+                        seconds[name] = best_of(fn, args.repeats, warm)
                     except Exception as exc:  # llmlingua 0.2.2 cannot run bfloat16 (it calls .numpy() on it)
                         record({"model": kind, "dtype": dtype, "texts": shape, "arm": name,
                                 "error": f"{type(exc).__name__}: {exc}"})
@@ -204,16 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     for shape, items in shapes.items():
         n_tokens = sum(sum(counter.count_many(docs)) for docs in items)
         mine = _arms(None, default, items, args.rate)
-        s = best_seconds(*mine["contextzip"], repeats=args.repeats)
-        sb = best_seconds(*mine["contextzip compress_batch"], repeats=args.repeats)
+        fn, warm = mine["contextzip"]
+        s = best_of(fn, args.repeats, warm)
+        fn, warm = mine["contextzip compress_batch"]
+        sb = best_of(fn, args.repeats, warm)
         for name, sec in (("contextzip default", s), ("contextzip default compress_batch", sb)):
             record({"model": "contextzip-token-clf", "dtype": str(default.scorer.engine.dtype).replace("torch.", ""),
                     "texts": shape, "arm": name, "input_tokens": n_tokens, "seconds": round(sec, 3),
                     "tokens_per_second": round(n_tokens / sec, 1)})
     out["load_after"] = load()
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, f"llmlingua2-throughput{'-' + args.tag if args.tag else ''}.json"), "w") as fh:
-        json.dump(out, fh, indent=2)
+    write_result("llmlingua2-throughput", args.tag, out)
     print(json.dumps(out, indent=2))
     return 0
 

@@ -35,18 +35,13 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make `benchmarks.*` importable from the repository root
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import ROOT, offline_hub_defaults  # noqa: E402
+from benchmarks.common import ROOT, load, offline_hub_defaults, write_result  # noqa: E402
 
 offline_hub_defaults()
 
 from contextzip.stats import percentile  # noqa: E402
 
-RESULTS = os.path.join(ROOT, "benchmarks", "results")
 BUDGETS = (500, 1000, 2000)
-
-
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def summary(ms: list[float]) -> dict[str, float | None]:
@@ -397,9 +392,7 @@ def main(argv: list[str] | None = None) -> int:
              "growth": bench_growth}[args.bench]
     result = {"bench": args.bench, "argv": sys.argv[1:], "started": time.strftime("%Y-%m-%d %H:%M:%S"),
               **bench(args)}
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, f"throughput-{args.bench}{'-' + args.tag if args.tag else ''}.json"), "w") as fh:
-        json.dump(result, fh, indent=2)
+    write_result(f"throughput-{args.bench}", args.tag, result)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -25,7 +25,7 @@ import time
 if __package__ in (None, ""):  # run as a file: make `benchmarks.*` and `training.*` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import offline_hub_defaults  # noqa: E402
+from benchmarks.common import best_of, offline_hub_defaults  # noqa: E402
 
 offline_hub_defaults()
 
@@ -41,15 +41,6 @@ def load_texts(n: int, data_dir: str) -> list[str]:
 
     examples = load_dataset("hotpotqa", data_dir, n)
     return ["\n\n".join(d.text for d in ex.documents) for ex in examples]
-
-
-def best_of(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def teacher_seconds(texts: list[str], max_tokens: int = 2048) -> float:
