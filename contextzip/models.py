@@ -67,17 +67,12 @@ def cached_model(key: tuple[Any, ...], load: Callable[[], T]) -> T:
         return _CACHE[key]  # type: ignore[no-any-return]
 
 
-def _float32() -> Any:
-    import torch
-
-    return torch.float32
-
-
 def load_pretrained(model_name_or_path: str, engine: ScoringEngine, auto_class: str = "AutoModel") -> tuple[Any, Any]:
     """Load (tokenizer, model) once per (path, class, device, dtype) and reuse it across compressors."""
     path = resolve_model_path(model_name_or_path)
 
     def load() -> tuple[Any, Any]:
+        import torch
         import transformers
 
         logger.info("Loading %s (%s) on %s", model_name_or_path, auto_class, engine.device)
@@ -87,7 +82,7 @@ def load_pretrained(model_name_or_path: str, engine: ScoringEngine, auto_class: 
             # Measured on this project's 2-core CPU (mBERT base, benchmarks/llmlingua2_throughput.py): in bfloat16
             # eager attention is 8-14% faster than SDPA at every length; in float32 they tie on short inputs and
             # SDPA is 28% faster on 512-token chunks (1,067 against 831 tokens/s).
-            kwargs["attn_implementation"] = "sdpa" if engine.dtype == _float32() else "eager"
+            kwargs["attn_implementation"] = "sdpa" if engine.dtype == torch.float32 else "eager"
         model = getattr(transformers, auto_class).from_pretrained(path, **kwargs)
         return tokenizer, engine.prepare(model)
 
