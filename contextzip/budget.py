@@ -39,7 +39,7 @@ MIN_BUDGET_USE = 0.95
 # (document index, start, end, max_tokens) -> (start, end) of the window to keep, inside [start, end).
 WindowFn = Callable[[int, int, int, int], tuple[int, int]]
 
-__all__ = ["MIN_BUDGET_USE", "Fit", "Unit", "WindowFn", "fit_budget", "head_window", "resolve_budget",
+__all__ = ["MIN_BUDGET_USE", "Fit", "Unit", "WindowFn", "fit_budget", "head_window", "per_item", "resolve_budget",
            "resolve_budgets", "top_within"]
 
 
@@ -63,7 +63,8 @@ def resolve_budget(original_tokens: int, target_tokens: int | None, rate: float 
     return max(1, int(math.floor(float(rate) * original_tokens)))
 
 
-def _per_item(value: Any, n: int, name: str) -> list[Any]:
+def per_item(value: Any, n: int, name: str) -> list[Any]:
+    """One value per item: a sequence (or array) as given, its length checked, else the one value repeated."""
     if value is None or isinstance(value, (Real, bool)) or not isinstance(value, (Sequence, np.ndarray)):
         return [value] * n
     if isinstance(value, str):
@@ -78,8 +79,8 @@ def resolve_budgets(original_tokens: Sequence[int], target_tokens: Any, rate: An
     """Budgets for many items: ``target_tokens`` / ``rate`` may each be one value for all items or a sequence
     with one per item (``None`` entries allowed where the other gives a value)."""
     n = len(original_tokens)
-    targets = _per_item(target_tokens, n, "target_tokens")
-    rates = _per_item(rate, n, "rate")
+    targets = per_item(target_tokens, n, "target_tokens")
+    rates = per_item(rate, n, "rate")
     return [resolve_budget(o, t, r) for o, t, r in zip(original_tokens, targets, rates, strict=True)]
 
 

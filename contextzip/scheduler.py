@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from contextzip.budget import per_item
 from contextzip.compressors.base import BaseCompressor, BudgetArg, CompressedOutput, DocumentsInput, RateArg
 from contextzip.errors import ContextZipError
 from contextzip.stats import percentile
@@ -295,7 +296,7 @@ class ScheduledCompressor(BaseCompressor):
     def compress_batch(self, items: Sequence[tuple[str | None, DocumentsInput]], *, target_tokens: BudgetArg = None,
                        rate: RateArg = None) -> list[CompressionResult]:
         """Each item submitted on its own (so it can share a pass with other callers' requests), then awaited."""
-        budgets, rates = _per_item(len(items), target_tokens, "target_tokens"), _per_item(len(items), rate, "rate")
+        budgets, rates = per_item(target_tokens, len(items), "target_tokens"), per_item(rate, len(items), "rate")
         futures = []
         for n, item in enumerate(items):
             if not isinstance(item, (tuple, list)) or len(item) != 2:
@@ -310,7 +311,7 @@ class ScheduledCompressor(BaseCompressor):
 
     async def acompress_batch(self, items: Sequence[tuple[str | None, DocumentsInput]], *,
                               target_tokens: BudgetArg = None, rate: RateArg = None) -> list[CompressionResult]:
-        budgets, rates = _per_item(len(items), target_tokens, "target_tokens"), _per_item(len(items), rate, "rate")
+        budgets, rates = per_item(target_tokens, len(items), "target_tokens"), per_item(rate, len(items), "rate")
         return list(await asyncio.gather(*(self.scheduler.asubmit(q, d, target_tokens=budgets[n], rate=rates[n])
                                            for n, (q, d) in enumerate(items))))
 
@@ -328,15 +329,6 @@ class ScheduledCompressor(BaseCompressor):
 
     def __repr__(self) -> str:
         return f"ScheduledCompressor({self.compressor!r}, max_wait_ms={self.scheduler.max_wait_ms})"
-
-
-def _per_item(n: int, value: Any, name: str) -> list[Any]:
-    """One budget per item: a sequence as given (its length checked), else the one value repeated."""
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        if len(value) != n:
-            raise ValueError(f"{name} has {len(value)} values for {n} items")
-        return list(value)
-    return [value] * n
 
 
 def _estimate_tokens(documents: DocumentsInput) -> int:

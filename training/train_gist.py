@@ -142,10 +142,7 @@ class Trainer:
             control = build_inputs_embeds(self.decoder, self.tokenizer,
                                           [self.qa_prompt(it["question"], GIST_PLACEHOLDER) for it in items],
                                           [[row] for row in g.roll(1, dims=0)], answers)
-            c_logits, c_targets, c_valid = label_logits(self.decoder, control)
-            c_nll = torch.nn.functional.cross_entropy(c_logits.transpose(1, 2), c_targets.clamp(min=0),
-                                                      reduction="none")
-            wrong = (c_nll * c_valid).sum(1) / c_valid.sum(1)
+            wrong = batch_nll(self.decoder, control)
             hinge = torch.relu(self.args.margin - (wrong - own)) * torch.tensor(other, dtype=own.dtype)
             loss = loss + self.args.contrast * hinge.mean()
         if self.args.kl > 0:
