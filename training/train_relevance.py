@@ -46,8 +46,12 @@ Example = tuple[Window, list[float], float, list[float]]  # window, sentence, pa
 
 
 def squad_examples(path: str, tokenizer: Any, questions: int, val_articles: int, rng: random.Random,
-                   max_length: int, offset: int = 0) -> tuple[list[Example], list[Example], dict[str, Any]]:
-    """Windows with sentence and passage labels: (train, validation, counts). Validation: whole articles."""
+                   max_length: int, offset: int = 0, strip_question_mark: float = 0.0,
+                   ) -> tuple[list[Example], list[Example], dict[str, Any]]:
+    """Windows with sentence and passage labels: (train, validation, counts). Validation: whole articles.
+
+    ``strip_question_mark``: the share of training questions read without their final ``?`` (search-box
+    queries rarely have one; the tokenizer is uncased, so case needs no such augmentation)."""
     with open(path, encoding="utf-8") as f:
         articles = json.load(f)["data"]
     rng.shuffle(articles)
@@ -72,10 +76,13 @@ def squad_examples(path: str, tokenizer: Any, questions: int, val_articles: int,
     train_items = train_items[offset: offset + questions]
     val_items = val_items[: max(50, questions // 20)] if val_articles else train_items  # 0: tiny runs, tests
 
-    def build(chosen: list) -> list[Example]:
+    def build(chosen: list, strip: float = 0.0) -> list[Example]:
         out: list[Example] = []
         for a, p, qa in chosen:
-            q_ids = tokenizer(qa["question"], add_special_tokens=False)["input_ids"]
+            question = qa["question"].strip()
+            if strip and rng.random() < strip:
+                question = question.rstrip("?").rstrip()
+            q_ids = tokenizer(question, add_special_tokens=False)["input_ids"]
             title = clean_title(articles[a]["title"])
             t_ids = tokenizer(f"{title}:", add_special_tokens=False)["input_ids"]
             starts = {ans["answer_start"] for ans in qa["answers"]}
@@ -94,7 +101,7 @@ def squad_examples(path: str, tokenizer: Any, questions: int, val_articles: int,
                     out.append((w, lab, float(max(lab)), tokens))
         return out
 
-    train = build(train_items)
+    train = build(train_items, strip_question_mark)
     val = build(val_items) if val_articles else train
     counts = {"train_questions": len(train_items), "question_offset": offset, "train_windows": len(train), "val_questions": len(val_items),
               "val_windows": len(val), "val_articles": val_articles, "articles": len(articles)}
@@ -185,9 +192,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     base = resolve_model_path(CONFIG["base_model"])
     tokenizer = AutoTokenizer.from_pretrained(base)
     config = {**CONFIG, "trainable_layers": args.trainable_layers, "max_length": args.max_length,
-              "span": args.span_weight > 0}
+              "span": args.span_weight > 0, "strip_question_mark": args.strip_question_mark}
     train_data, val_data, counts = squad_examples(args.squad, tokenizer, args.questions, args.val_articles, rng,
-                                                  args.max_length, args.question_offset)
+                                                  args.max_length, args.question_offset, args.strip_question_mark)
     logger.info("data: %s", counts)
     model = build_relevance_model(base, config)
     if args.init:  # a second stage: start from a saved model (e.g. add the answer-span head)
@@ -277,6 +284,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-length", type=int, default=CONFIG["max_length"])
     parser.add_argument("--span-weight", type=float, default=1.0,
                         help="weight of the answer-span loss (0: no span head, as the first stage)")
+    parser.add_argument("--strip-question-mark", type=float, default=0.0,
+                        help="share of training questions read without their final '?'")
     parser.add_argument("--init", default=None, help="start from this saved relevance model (a second stage)")
     parser.add_argument("--eval-first", action="store_true", help="also measure validation before training")
     return parser.parse_args(argv)

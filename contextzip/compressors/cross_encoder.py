@@ -66,7 +66,8 @@ class CrossEncoderWeights:
     """How a sentence's score mixes its keep probability (weight 1) with ``document`` x its document's relevance
     (after ``bridge``: a document named by one of the two most relevant inherits that share of their relevance),
     ``lexical`` x its BM25 + query-term coverage (mean, each in [0, 1]), ``answer_type`` when it holds the kind
-    of answer the question asks for and ``lead`` for a document's first sentence. Chosen on the tune split
+    of answer the question asks for, ``lead`` for a document's first sentence and ``answer`` x the answer-span
+    head's best word-piece probability in the sentence (models with that head). Chosen on the tune split
     (``training/tune_relevance.py``)."""
 
     document: float = 0.5
@@ -74,6 +75,7 @@ class CrossEncoderWeights:
     lexical: float = 0.0
     answer_type: float = 0.0
     lead: float = 0.0
+    answer: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,12 @@ class Relevance:
     documents: np.ndarray
     answer_spans: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...] | None = None
 
+    def best_answer(self) -> np.ndarray:
+        """Each sentence's highest answer-span probability (zeros without an answer-span head)."""
+        if self.answer_spans is None:
+            return np.zeros(len(self.sentences))
+        return np.asarray([float(p.max()) if len(p) else 0.0 for _, _, p in self.answer_spans])
+
 
 @dataclass(frozen=True)
 class SpanScored(Scored):
@@ -93,6 +101,11 @@ class SpanScored(Scored):
     :class:`Relevance`), so a sentence too long to keep whole keeps the window around its likely answer."""
 
     answer_spans: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...] | None = None
+
+    def subset(self, keep: Sequence[int]) -> SpanScored:
+        spans = None if self.answer_spans is None else tuple(self.answer_spans[k] for k in keep)
+        return SpanScored(np.asarray(self.unit_scores)[list(keep)], self.doc_scores, self.strategy, self.min_score,
+                          spans)
 
 
 def answer_windows(sentences: Sentences, scored: Scored) -> Any:
@@ -373,6 +386,8 @@ class CrossEncoderScorer:
             score = score + w.answer_type * np.asarray([has_answer_type(t, kind, terms) for t in b.texts], float)
         if w.lead:
             score = score + w.lead * b.first_in_doc()
+        if w.answer:
+            score = score + w.answer * rel.best_answer()
         cut = None
         if self.min_relevance is not None:
             below = p < self.min_relevance

@@ -50,6 +50,9 @@ class CoarseToFineCompressor(BaseCompressor):
         entity_weight, proximity_weight, whole_sentence_share: the fine step's priors for names and numbers, for
             words near the question's terms, and the share of the budget kept as whole top sentences (see
             :class:`~contextzip.compressors.token_classification_query.QueryAwareTokenClassificationCompressor`).
+        answer_span_weight: the fine step's boost of words at and near the likely answer, from a sentence scorer
+            with an answer-span head (``contextzip-relevance``, as ``sentence_scorer`` or ``rerank``; no effect
+            otherwise). 1.0 was chosen on the tune split among 0, 0.5, 1 and 2 (``docs/sections/relevance.md``).
         device, dtype, batch_size: the shared engine's settings for both models.
         sentence_scorer: the :class:`~contextzip.scorers.SentenceScorer` of the coarse step and of the fine
             step's sentence relevance (by default the query-guided scorer on the packaged MiniLM), or a model
@@ -76,6 +79,7 @@ class CoarseToFineCompressor(BaseCompressor):
         entity_weight: float = 0.5,
         proximity_weight: float = 1.0,
         whole_sentence_share: float = 0.75,
+        answer_span_weight: float = 1.0,
         device: str | None = None,
         dtype: str | None = "auto",
         batch_size: int | None = None,
@@ -109,7 +113,8 @@ class CoarseToFineCompressor(BaseCompressor):
         self.fine = fine or QueryAwareTokenClassificationCompressor(
             model_name_or_path, relevance_weight=relevance_weight, answer_type_weight=answer_type_weight,
             entity_weight=entity_weight, proximity_weight=proximity_weight,
-            whole_sentence_share=whole_sentence_share, sentence_scorer=sentence_scorer, device=device,
+            whole_sentence_share=whole_sentence_share, answer_span_weight=answer_span_weight,
+            sentence_scorer=sentence_scorer, device=device,
             dtype=dtype, batch_size=batch_size, token_counter=self.token_counter, separator=self.separator,
         )
 

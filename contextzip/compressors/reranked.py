@@ -30,17 +30,20 @@ class RerankedScorer:
         top_documents: how many of the best documents the cross-encoder reads (4 and ``weight`` 1.0 were chosen
             on the tune split among 2/3/4 x 0.5/1/2: ``training/tune_relevance.py``).
         weight: weight of the cross-encoder's keep probability against the base score.
+        answer_weight: weight of the cross-encoder's best answer-span probability in each sentence (models with
+            that head; 0: not used). 1.0 was chosen on the tune split against 0 (query-guided and coarse-to-fine,
+            HotpotQA 0.1 / 0.25 and NQ 0.25: ``docs/sections/relevance.md``).
         min_relevance: keep no sentence (but the best) whose keep probability is under it.
     """
 
     def __init__(self, base: SentenceScorer, cross: CrossEncoderScorer, *, top_documents: int = 4,
-                 weight: float = 1.0, min_relevance: float | None = None) -> None:
+                 weight: float = 1.0, answer_weight: float = 1.0, min_relevance: float | None = None) -> None:
         if not isinstance(top_documents, int) or top_documents <= 0:
             raise ValueError(f"top_documents must be a positive int, but got {top_documents!r}")
         if min_relevance is not None and not 0.0 <= float(min_relevance) <= 1.0:
             raise ValueError(f"min_relevance must be in [0, 1] or None, but got {min_relevance!r}")
         self.base, self.cross = base, cross
-        self.top_documents, self.weight = top_documents, float(weight)
+        self.top_documents, self.weight, self.answer_weight = top_documents, float(weight), float(answer_weight)
         self.min_relevance = None if min_relevance is None else float(min_relevance)
 
     @property
@@ -74,6 +77,10 @@ class RerankedScorer:
             p = np.zeros(len(b.units))
             p[keep] = rel[i].sentences
             score = np.asarray(sc.unit_scores, dtype=np.float64) + self.weight * p
+            if self.answer_weight:
+                a = np.zeros(len(b.units))
+                a[keep] = rel[i].best_answer()
+                score = score + self.answer_weight * a
             spans = None
             if rel[i].answer_spans is not None:
                 empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))

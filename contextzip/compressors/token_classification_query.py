@@ -52,6 +52,9 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
         whole_sentence_share: the most relevant sentences, up to this share of the budget, are kept whole (in
             [0, 1]; 0 lets every sentence lose words). Answers that span several words, or a whole sentence,
             survive in them.
+        answer_span_weight: added x the answer-span probability of a word (the best of its word pieces), and of its
+            neighbours falling off with distance (``exp(-words / 3)``), when the sentence scorer has an answer-span
+            head (``contextzip-relevance``; >= 0; 0: not used).
         sentence_scorer: the :class:`~contextzip.scorers.SentenceScorer` of sentence relevance (by default
             :class:`~contextzip.compressors.query_guided.QueryGuidedScorer` on the packaged MiniLM).
         Other arguments: see :class:`TokenClassificationCompressor`.
@@ -62,13 +65,14 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
 
     def __init__(self, model_name_or_path: str = DEFAULT_MODEL, *, relevance_weight: float = 2.0,
                  answer_type_weight: float = 0.5, entity_weight: float = 0.0, proximity_weight: float = 0.0,
-                 whole_sentence_share: float = 0.0,
+                 whole_sentence_share: float = 0.0, answer_span_weight: float = 0.0,
                  sentence_scorer: SentenceScorer | None = None, **kwargs: Any) -> None:
         if isinstance(whole_sentence_share, bool) or not isinstance(whole_sentence_share, (int, float)) \
                 or not 0.0 <= whole_sentence_share <= 1.0:
             raise ValueError(f"whole_sentence_share must be in [0, 1], but got {whole_sentence_share!r}")
         for name, value in (("relevance_weight", relevance_weight), ("answer_type_weight", answer_type_weight),
-                            ("entity_weight", entity_weight), ("proximity_weight", proximity_weight)):
+                            ("entity_weight", entity_weight), ("proximity_weight", proximity_weight),
+                            ("answer_span_weight", answer_span_weight)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0, but got {value!r}")
         super().__init__(model_name_or_path, **kwargs)
@@ -77,6 +81,7 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
         self.entity_weight = float(entity_weight)
         self.whole_sentence_share = float(whole_sentence_share)
         self.proximity_weight = float(proximity_weight)
+        self.answer_span_weight = float(answer_span_weight)
         if sentence_scorer is None:
             from contextzip.compressors.query_guided import QueryGuidedScorer
             from contextzip.engine import ScoringEngine
@@ -152,6 +157,7 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
                 sentence_score[k] += _WHOLE_SENTENCE_BONUS
         sent_doc = batch.doc_of()
         sent_start = np.asarray([u.start for u in batch.units])
+        spans = getattr(scored, "answer_spans", None) if self.answer_span_weight > 0 else None
         for d, doc_units in enumerate(units):
             mask = sent_doc == d
             if not mask.any() or len(doc_units.starts) == 0:
@@ -159,6 +165,9 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
             starts_d, score_d = sent_start[mask], sentence_score[mask]
             which = np.clip(np.searchsorted(starts_d, doc_units.starts, side="right") - 1, 0, len(starts_d) - 1)
             base[d] = base[d] + score_d[which]
+            if spans is not None:
+                pieces = [spans[k] for k in np.flatnonzero(mask)]
+                base[d] = base[d] + self.answer_span_weight * answer_proximity(doc_units, pieces)
 
     def _priors(self, text: str, doc_units: Units, pattern: Any, kind: str | None) -> np.ndarray:
         """Per-unit priors: names and numbers, words near the question's terms, the asked-for answer type."""
@@ -175,3 +184,22 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
         elif kind == "person":  # "who": capitalised units
             out += self.answer_type_weight * (entity & ~((first >= 48) & (first <= 57)))
         return out
+
+
+def answer_proximity(doc_units: Units, pieces: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                     scale: float = 3.0) -> np.ndarray:
+    """Per word unit of one document: the best answer-span probability near it, ``max_k p_k exp(-|j - k| /
+    scale)`` over units ``k``, where ``p_k`` is the best probability of the word pieces (document character
+    spans) that start inside unit ``k``."""
+    n = len(doc_units.starts)
+    p = np.zeros(n)
+    for starts, _, probs in pieces:
+        if len(starts):
+            at = np.searchsorted(doc_units.starts, starts, side="right") - 1
+            ok = (at >= 0) & (starts < doc_units.ends[np.clip(at, 0, n - 1)])
+            np.maximum.at(p, at[ok], probs[ok])
+    strong = np.flatnonzero(p >= 0.02)
+    if not len(strong):
+        return p
+    distance = np.abs(np.arange(n)[:, None] - strong[None, :])
+    return (p[strong][None, :] * np.exp(-distance / scale)).max(axis=1)

@@ -158,3 +158,37 @@ def test_reranked_scorer_reads_the_shortlist_only(tmp_path) -> None:
     path = _tiny(tmp_path, "bert", 1)
     assert QueryGuidedCompressor(rerank=path).compress(DOCS, QUERY, target_tokens=12).compressed_tokens <= 12
     assert CoarseToFineCompressor(rerank=path).compress(DOCS, QUERY, target_tokens=12).compressed_tokens <= 12
+
+
+def test_answer_span_signals_reach_sentence_ranking_and_fine_step() -> None:
+    from contextzip.compressors.cross_encoder import CrossEncoderWeights, SpanScored
+    from contextzip.compressors.token_classification_query import answer_proximity
+    from contextzip.compressors.word_units import Units
+
+    piece = (np.asarray([0, 6]), np.asarray([5, 9]), np.asarray([0.2, 0.8]))
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    rel = Relevance(np.asarray([0.5, 0.6]), np.asarray([1.0]), (piece, empty))
+    assert rel.best_answer().tolist() == [0.8, 0.0]
+    assert Relevance(np.asarray([0.5]), np.asarray([1.0])).best_answer().tolist() == [0.0]
+
+    class Spans(_Fixed):
+        def probabilities(self, batches):  # type: ignore[no-untyped-def]
+            n = [len(b.units) for b in batches]
+            spans = [tuple([piece] + [empty] * (k - 1)) for k in n]
+            return [Relevance(np.full(k, 0.5), np.asarray([0.5, 0.5]), s) for k, s in zip(n, spans, strict=True)]
+
+    b = _sentences()
+    plain, = Spans("unused").score_sentences([b])
+    boosted, = Spans("unused", weights=CrossEncoderWeights(answer=1.0)).score_sentences([b])
+    assert boosted.unit_scores[0] - plain.unit_scores[0] == pytest.approx(0.8)
+    assert np.allclose(boosted.unit_scores[1:], plain.unit_scores[1:])
+    sub = boosted.subset([0, 2])  # the spans follow the kept sentences (coarse-to-fine's coarse step)
+    assert isinstance(sub, SpanScored) and sub.answer_spans[0] is piece and sub.answer_spans[1] is empty
+
+    # words 0..5 of one document; the answer piece starts in word 3: the boost peaks there and falls off
+    starts, ends = np.arange(6) * 10, np.arange(6) * 10 + 5
+    units = Units(starts, ends, np.zeros(6), np.zeros(6, bool))
+    near = answer_proximity(units, [(np.asarray([31]), np.asarray([34]), np.asarray([0.9]))])
+    assert int(np.argmax(near)) == 3 and near[3] == pytest.approx(0.9)
+    assert near[2] == pytest.approx(near[4]) and near[2] > near[1] > near[0] > 0
+    assert answer_proximity(units, [empty]).tolist() == [0.0] * 6
