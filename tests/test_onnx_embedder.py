@@ -91,7 +91,7 @@ def test_quantize_rows_rewrites_every_weight_product(tmp_path):
     assert quantize_rows(source, target) == 2
     q = onnx.load(target)
     ops = [n.op_type for n in q.graph.node]
-    assert ops.count("MatMulInteger") == 2 and ops.count("MatMul") == 1 and ops.count("ReduceMax") == 1  # shared
+    assert ops.count("MatMulIntegerToFloat") == 2 and ops.count("MatMul") == 1 and ops.count("ReduceMax") == 1  # shared
 
     import onnxruntime as ort
 

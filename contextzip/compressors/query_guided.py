@@ -37,7 +37,7 @@ from contextzip.compressors.extractive import SentenceSelectionCompressor, segme
 from contextzip.compressors.reranked import RerankedScorer
 from contextzip.engine import ScoringEngine
 from contextzip.lexicon import answer_type, has_answer_type, lexical_terms
-from contextzip.models import SentenceEmbedder
+from contextzip.onnx_embedder import sentence_embedder
 from contextzip.relevance import (
     bm25_scores,
     bridge_relevance,
@@ -237,6 +237,9 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
             budget); ``None`` joins them with a plain space.
         partial_share: a sentence that does not fit whole keeps its best window when at least this share of it
             fits (0.3, chosen on the tune split of HotpotQA and NQ: ``contextzip eval --split tune``).
+        backend: how the sentence embedder runs: "auto" (default: ONNX Runtime, int8 per token row, on a CPU
+            with ``dtype="auto"`` when ``onnxruntime`` is installed, which the default install includes; torch
+            otherwise), "torch" or "onnx" (see :func:`contextzip.onnx_embedder.sentence_embedder`).
         embedder: any :class:`~contextzip.scorers.TextEmbedder` to use (and share) instead of loading one.
         scorer: the sentence scorer instead of the dense + BM25 one: a model name or path ("contextzip-relevance",
             a Hugging Face cross-encoder or reranker: :class:`~contextzip.compressors.cross_encoder.CrossEncoderScorer`)
@@ -266,6 +269,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         windows: str = "clauses",
         elision: str | None = ELISION,
         partial_share: float = 0.3,
+        backend: str = "auto",
         embedder: TextEmbedder | None = None,
         scorer: SentenceScorer | str | None = None,
         rerank: str | None = None,
@@ -273,7 +277,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         **kwargs,  # type: ignore[no-untyped-def]
     ) -> None:
         engine = ScoringEngine(device=device, dtype=dtype, batch_size=batch_size)
-        embedder = embedder or SentenceEmbedder(model_name_or_path, engine=engine)
+        embedder = embedder or sentence_embedder(model_name_or_path, engine, backend, dtype)
         if windows not in _WINDOWS:
             raise ValueError(f"windows must be one of {sorted(_WINDOWS)}, but got {windows!r}")
         if scorer is None and rerank is None and min_relevance is not None:
