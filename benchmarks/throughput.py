@@ -13,8 +13,8 @@ Each prints one JSON object (raw numbers, the load average before and after) and
 ``proxy``: the proxy runs as its own process (``contextzip serve``), once from a snapshot of this tree and once
 from the same snapshot with the proxy package of before the scheduler (``--baseline-commit``, a single worker
 thread that batched only requests with identical settings). Clients (one thread each, the ``openai`` SDK) send
-~4k-token ``<context>`` blocks with budgets cycling 500 / 1,000 / 2,000. A third arm serves the scheduler with the
-ONNX int8 embedder (``--onnx``).
+~4k-token ``<context>`` blocks with budgets cycling 500 / 1,000 / 2,000. Each proxy runs with query-guided on the
+torch embedder and on today's CPU default (ONNX int8 per token row): four arms.
 """
 
 from __future__ import annotations
@@ -64,14 +64,15 @@ def snapshot(baseline_commit: str | None, folder: str) -> str:
     return folder
 
 
-def start_proxy(pythonpath: str, upstream: str, port: int, compressor: str, onnx: bool) -> subprocess.Popen:
+def start_proxy(pythonpath: str, upstream: str, port: int, compressor: str, backend: str) -> subprocess.Popen:
     """The proxy of the tree at ``pythonpath`` in its own process, built with only the ``ServerConfig`` arguments
-    that both the baseline and the current proxy take (the CLI's flags have grown since the baseline)."""
+    that both the baseline and the current proxy take (the CLI's flags have grown since the baseline).
+    ``backend``: "default" (``compressor`` by name: query-guided's embedder is ONNX int8 on CPU), or "torch" /
+    "onnx" for query-guided's embedder."""
     env = dict(os.environ, PYTHONPATH=pythonpath)
-    if onnx:
+    if backend != "default":
         made = ("from contextzip.compressors.query_guided import QueryGuidedCompressor;"
-                "from contextzip.onnx_embedder import OnnxSentenceEmbedder;"
-                "comp = QueryGuidedCompressor(embedder=OnnxSentenceEmbedder());")
+                f"comp = QueryGuidedCompressor(backend={backend!r});")
     else:
         made = f"comp = {compressor!r};"
     code = (made + "from contextzip.integrations.server import ServerConfig, serve;"
@@ -165,17 +166,21 @@ def bench_proxy(args: argparse.Namespace) -> dict[str, Any]:
     counter = get_token_counter()
     n = max(args.clients) * args.per_client if args.requests is None else args.requests
     requests = proxy_requests(n, args.context_tokens, counter)
-    arms = [("without scheduler", args.baseline_commit, False), ("with scheduler", None, False)]
-    if args.onnx:
-        arms.append(("with scheduler + ONNX int8", None, True))
+    # The baseline tree is today's with the proxy (contextzip/integrations/server) of ``baseline_commit``: the same
+    # compressors, the proxy before the scheduler. Each proxy runs with the torch embedder (what query-guided ran
+    # on before the ONNX default) and with today's default (ONNX int8 per token row on CPU).
+    arms = [("without scheduler, torch", args.baseline_commit, "torch"),
+            ("without scheduler, default", args.baseline_commit, "default"),
+            ("with scheduler, torch", None, "torch"),
+            ("with scheduler, default", None, "default")]
     out: dict[str, Any] = {"context_tokens": args.context_tokens, "budgets": BUDGETS, "compressor": args.compressor,
                            "baseline_commit": args.baseline_commit, "load_before": load(), "arms": {}}
     with tempfile.TemporaryDirectory() as tmp, fake_openai_server() as upstream:
         trees = {c: snapshot(c, os.path.join(tmp, c or "head")) for c in {a[1] for a in arms}}
         for clients in args.clients:
-            for name, commit, onnx in arms:
+            for name, commit, backend in arms:
                 port = free_port()
-                proc = start_proxy(trees[commit], upstream.base_url, port, args.compressor, onnx)
+                proc = start_proxy(trees[commit], upstream.base_url, port, args.compressor, backend)
                 try:
                     wait_healthy(proc, f"http://127.0.0.1:{port}")
                     result = run_proxy_arm(f"http://127.0.0.1:{port}", requests[: clients * args.per_client],
@@ -187,8 +192,14 @@ def bench_proxy(args: argparse.Namespace) -> dict[str, Any]:
                 out["arms"].setdefault(str(clients), {})[name] = result
                 print(clients, name, json.dumps(result), file=sys.stderr, flush=True)
             arm = out["arms"][str(clients)]
-            out["arms"][str(clients)]["speedup"] = round(arm["with scheduler"]["requests_per_s"]
-                                                         / arm["without scheduler"]["requests_per_s"], 2)
+
+            def ratio(a: str, b: str, arm: dict[str, Any] = arm) -> float:
+                return round(arm[a]["requests_per_s"] / arm[b]["requests_per_s"], 2)
+
+            arm["speedup"] = {
+                "scheduler alone, torch": ratio("with scheduler, torch", "without scheduler, torch"),
+                "scheduler alone, default": ratio("with scheduler, default", "without scheduler, default"),
+                "today's proxy vs the proxy before": ratio("with scheduler, default", "without scheduler, torch")}
     out["load_after"] = load()
     return out
 
@@ -365,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--context-tokens", type=int, default=4000)
     p.add_argument("--compressor", default="query-guided")
     p.add_argument("--baseline-commit", default="97f7aba", help="the proxy package before the scheduler")
-    p.add_argument("--onnx", action="store_true", help="a third arm: the scheduler with the ONNX int8 embedder")
+    p.add_argument("--onnx", action="store_true", help="(kept for old command lines: every run now has the ONNX arms)")
     c = sub.add_parser("cache")
     c.add_argument("--requests", type=int, default=2000)
     c.add_argument("--documents", type=int, default=500)

@@ -104,3 +104,18 @@ def test_quantize_rows_rewrites_every_weight_product(tmp_path):
     np.testing.assert_allclose(y1[1:], alone, rtol=0, atol=1e-6)
     np.testing.assert_allclose(y1, x @ w1, rtol=0.05, atol=0.05 * np.abs(x @ w1).max())
     np.testing.assert_allclose(y2, x @ w2, rtol=0.05, atol=0.05 * np.abs(x @ w2).max())
+
+
+def test_query_guided_backend_choice(monkeypatch):
+    from contextzip.compressors.query_guided import QueryGuidedCompressor
+    from contextzip.onnx_embedder import sentence_embedder
+
+    cpu = ScoringEngine(device="cpu")
+    assert type(QueryGuidedCompressor().embedder) is OnnxSentenceEmbedder  # the CPU default
+    assert type(QueryGuidedCompressor(backend="torch").embedder) is SentenceEmbedder
+    assert type(QueryGuidedCompressor(dtype="float32").embedder) is SentenceEmbedder  # an explicit dtype is torch's
+    assert type(sentence_embedder("minilm", cpu, "onnx")).__name__ == "OnnxSentenceEmbedder"
+    monkeypatch.setattr("contextzip.onnx_embedder.onnx_available", lambda: False)
+    assert type(sentence_embedder("minilm", cpu, "auto")) is SentenceEmbedder  # without onnxruntime: torch
+    with pytest.raises(ValueError, match="backend must be one of"):
+        QueryGuidedCompressor(backend="tensorrt")
