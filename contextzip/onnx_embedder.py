@@ -3,7 +3,8 @@ Runtime (``pip install 'contextzip-rag[onnx]'``).
 
 Query-guided compression spends almost all its time in MiniLM's forward pass (profiled: 98% of it). On first use
 the model (with its mean pooling and L2 normalisation) is exported with ``torch.onnx.export``, every weight
-matrix product is rewritten to int8 (:func:`quantize_rows`), and the file is kept in the contextzip cache (``$CONTEXTZIP_CACHE/onnx`` or ``~/.cache/contextzip/onnx``), keyed by the weights' fingerprint;
+matrix product is rewritten to int8 (:func:`quantize_rows`), and the file is kept in the contextzip cache
+(``$CONTEXTZIP_CACHE/onnx`` or ``~/.cache/contextzip/onnx``), keyed by the weights' fingerprint;
 later processes load it in well under a second. Batching is the shared engine's (length-sorted, padded per
 batch). Use it as the query-guided compressor's embedder::
 
@@ -69,7 +70,7 @@ def quantize_rows(source: str, target: str) -> int:
     weights = {i.name: i for i in graph.initializer}
     nodes: list[Any] = []
     added: list[Any] = []
-    quantized: dict[str, tuple[str, str, str]] = {}  # activation -> (its uint8 rows, their scales, its shape)
+    quantized: dict[str, tuple[str, str, str]] = {}  # activation -> (its uint8 rows, their scales, lead dims)
     constants = {"inv": np.float32(1.0 / 127.0), "eps": np.float32(1e-12), "one": np.float32(1.0),
                  "zero_point": np.uint8(128), "rows": np.asarray([-1], np.int64),
                  "head": np.asarray([0], np.int64), "last": np.asarray([-1], np.int64)}
@@ -101,15 +102,15 @@ def quantize_rows(source: str, target: str) -> int:
                 helper.make_node("Shape", [p + "scale1"], [p + "m"]),
                 helper.make_node("Expand", ["rowq_zero_point", p + "m"], [p + "zp"]),
                 helper.make_node("QuantizeLinear", [p + "a2", p + "scale1", p + "zp"], [p + "q"], axis=0),
+                helper.make_node("Slice", [p + "shape", "rowq_head", "rowq_last"], [p + "lead"]),  # [..., K] -> [...]
             ]
-            quantized[a] = (p + "q", p + "scale", p + "shape")
-        rows, scale, shape = quantized[a]
+            quantized[a] = (p + "q", p + "scale", p + "lead")
+        rows, scale, lead = quantized[a]
         nodes += [
             helper.make_node("MatMulIntegerToFloat", [rows, p + "w", "rowq_one", p + "w_scale", "rowq_zero_point"],
                              [p + "float"], domain="com.microsoft"),
             helper.make_node("Mul", [p + "float", scale], [p + "rescaled"]),  # [M, N]
-            helper.make_node("Slice", [shape, "rowq_head", "rowq_last"], [p + "lead"]),
-            helper.make_node("Concat", [p + "lead", p + "n"], [p + "out_shape"], axis=0),
+            helper.make_node("Concat", [lead, p + "n"], [p + "out_shape"], axis=0),
             helper.make_node("Reshape", [p + "rescaled", p + "out_shape"], [node.output[0]]),
         ]
     used = {i for n in nodes for i in n.input}
