@@ -223,3 +223,19 @@ def run_all(args: argparse.Namespace) -> dict[str, str]:
     not_run.update(skipped)
     _write_json(_not_run_path(args.results_dir), not_run)
     return not_run
+
+
+def retention_interval(cell: dict[str, Any], level: float = 0.95) -> tuple[float, float] | None:
+    """The bootstrap interval of a cell's answer retention over its questions (``None`` without any)."""
+    from contextzip.stats import bootstrap_interval
+
+    return bootstrap_interval([float(r["retained"]) for r in cell["rows"] if r["retained"] is not None], level)
+
+
+def split_retention(cell: dict[str, Any], dataset: str, split: str) -> tuple[float | None, int]:
+    """A cell's answer retention on the ``tune`` or ``report`` half of its questions (``contextzip eval
+    --split``: NQ's first 300 / the rest, other sets' even / odd positions) and how many questions that is."""
+    from contextzip.eval.datasets import split_examples
+
+    kept = [r["retained"] for r in split_examples(dataset, list(cell["rows"]), split) if r["retained"] is not None]
+    return (sum(kept) / len(kept) if kept else None), len(kept)

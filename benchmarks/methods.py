@@ -17,7 +17,7 @@ class Method:
     label: str
     family: str  # "contextzip", "baseline" or "peer"
     build: Callable[[], Any]
-    uses_lm: bool = False
+    uses_lm: bool = False  # runs a language model per question (a smaller subset: --lm-limit)
 
 
 def _registry(name: str) -> Callable[[], Any]:
@@ -40,9 +40,9 @@ def _peer(module: str, cls: str) -> Callable[[], Any]:
 
 METHODS = [
     Method("query-guided", "contextzip query-guided (default)", "contextzip", _registry("query-guided")),
-    Method("coarse-to-fine", "contextzip coarse-to-fine", "contextzip", _registry("coarse-to-fine"), uses_lm=True),
+    Method("coarse-to-fine", "contextzip coarse-to-fine", "contextzip", _registry("coarse-to-fine")),
     Method("token-classification", "contextzip token-classification", "contextzip",
-           _registry("token-classification"), uses_lm=True),
+           _registry("token-classification")),
     Method("long-perplexity", "contextzip long-perplexity", "contextzip", _registry("long-perplexity"), uses_lm=True),
     Method("truncate", "baseline: truncate", "baseline", _registry("truncate")),
     Method("random-sentences", "baseline: random sentences", "baseline", _registry("random-sentences")),

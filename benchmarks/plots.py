@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.cells import retention_interval
 from benchmarks.methods import DEFAULT_METHOD, METHODS
 
 
@@ -24,7 +25,8 @@ def plot(cells: list[dict[str, Any]], dataset: str, refs: dict[str, Any] | None,
                              squeeze=False)
     styles = {"contextzip": "-", "baseline": ":", "peer": "--"}
     n = max(c["n"] for c in cells)
-    panels = [("answer_retention", f"answer retention (gold answer in context, up to {n} questions)")]
+    panels = [("answer_retention", f"answer retention (gold answer in context, up to {n} questions; bars: 95% "
+                                   "bootstrap interval)")]
     if has_reader:
         n_reader = max(c.get("n_reader") or 0 for c in cells)
         reader_name = next((c["reader"] for c in cells if c.get("reader")), "reader")
@@ -32,15 +34,20 @@ def plot(cells: list[dict[str, Any]], dataset: str, refs: dict[str, Any] | None,
     cmap = plt.get_cmap("tab10")
     for ax, (key, title) in zip(axes[0], panels, strict=True):
         for i, m in enumerate(METHODS):
-            pts = sorted((c["mean_ratio"], c.get(key)) for c in cells
-                         if c["method"] == m.name and c.get(key) is not None)
-            if not pts:
+            mine = sorted((c for c in cells if c["method"] == m.name and c.get(key) is not None),
+                          key=lambda c: c["mean_ratio"])
+            if not mine:
                 continue
-            xs, ys = zip(*pts, strict=True)
-            n_m = max(c["n"] for c in cells if c["method"] == m.name)
+            xs, ys = [c["mean_ratio"] for c in mine], [c[key] for c in mine]
+            n_m = max(c["n"] for c in mine)
             label = m.label + (f" [n={n_m}]" if n_m != n else "")
             ax.plot(xs, ys, styles[m.family], marker="o", color=cmap(i % 10), label=label,
                     linewidth=2.5 if m.name == DEFAULT_METHOD else 1.5)
+            if key == "answer_retention":  # 95% bootstrap intervals: overlapping bars are not a difference
+                intervals = [retention_interval(c) or (c[key], c[key]) for c in mine]
+                err = [[y - lo for y, (lo, _) in zip(ys, intervals, strict=True)],
+                       [hi - y for y, (_, hi) in zip(ys, intervals, strict=True)]]
+                ax.errorbar(xs, ys, yerr=err, fmt="none", ecolor=cmap(i % 10), elinewidth=1, capsize=3, alpha=0.7)
         if key == "reader_accuracy" and refs:
             for ref_key, ref_label, ls, x in (("full_context_reader_accuracy", "full context", "-.", 0.01),
                                               ("closed_book_reader_accuracy", "closed book", (0, (1, 3)), 0.99)):

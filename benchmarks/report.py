@@ -13,7 +13,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
-from benchmarks.cells import load_cells, per_dataset, read_references
+from benchmarks.cells import load_cells, per_dataset, read_references, retention_interval, split_retention
 from benchmarks.common import ROOT
 from benchmarks.methods import DEFAULT_METHOD, METHOD_NAMES, METHODS, METHODS_BY_NAME
 from benchmarks.plots import figure_name, plot
@@ -28,21 +28,34 @@ def _fmt(value: Any, spec: str = ".3f") -> str:
     return format(value, spec)
 
 
-def table(cells: list[dict[str, Any]]) -> str:
-    head = ("| method | rate | n | answer retention | reader acc. (n) | reader F1 | ratio | tokens in → out | "
-            "saved / q | budget violations | under 95% | p50 / p95 ms | tokens/s |")
+def _retention(cell: dict[str, Any]) -> str:
+    """Answer retention with its 95% bootstrap interval over the cell's questions."""
+    interval = retention_interval(cell)
+    ci = f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
+    return _fmt(cell.get("answer_retention")) + ci
+
+
+def _tune_report(cell: dict[str, Any], dataset: str) -> str:
+    """Answer retention on the tune and the report half of the cell's questions (``--split``)."""
+    (tune, n_tune), (report, n_report) = (split_retention(cell, dataset, s) for s in ("tune", "report"))
+    return f"{_fmt(tune)} ({n_tune}) / {_fmt(report)} ({n_report})"
+
+
+def table(cells: list[dict[str, Any]], dataset: str) -> str:
+    head = ("| method | rate | n | answer retention [95% CI] | tune / report (n) | reader acc. (n) | reader F1 | "
+            "ratio | tokens in → out | saved / q | budget violations | under 95% | p50 / p95 ms | tokens/s |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     defaults = {c["rate"]: c for c in cells if c["method"] == DEFAULT_METHOD}
     for c in sorted(cells, key=lambda c: (-c["rate"], METHOD_NAMES.index(c["method"]))):
         reader = "–" if not c.get("n_reader") else f"{_fmt(c.get('reader_accuracy'))} ({c['n_reader']})"
-        retention = _fmt(c.get("answer_retention"))
+        retention = _retention(c)
         default = defaults.get(c["rate"])
         if default is not None and c["method"] != DEFAULT_METHOD and c["n"] < default["n"]:
             same, _, _ = _subset_stats(default, {r["id"] for r in c["rows"]})
             retention += f" (default: {_fmt(same)})"
         lines.append(
             f"| {METHODS_BY_NAME[c['method']].label} | {c['rate']:g} | {c['n']} | {retention} | "
-            f"{reader} | {_fmt(c.get('reader_f1')) if c.get('n_reader') else '–'} | {_fmt(c.get('mean_ratio'))} | "
+            f"{_tune_report(c, dataset)} | {reader} | {_fmt(c.get('reader_f1')) if c.get('n_reader') else '–'} | {_fmt(c.get('mean_ratio'))} | "
             f"{_fmt(c.get('mean_original_tokens'), '.0f')} → {_fmt(c.get('mean_compressed_tokens'), '.0f')} | "
             f"{_fmt(c.get('mean_tokens_saved'), '.0f')} | {c.get('budget_violations')} | "
             f"{c.get('under_95_percent_of_budget')} | {_fmt(c.get('p50_ms'), '.0f')} / {_fmt(c.get('p95_ms'), '.0f')} | "
@@ -223,7 +236,7 @@ def _dataset_section(args: argparse.Namespace, dataset: str, cells: list[dict[st
     refs_data = read_references(args.results_dir, dataset, reader_name)
     png = figure_name(dataset)
     plot(cells, dataset, refs_data, os.path.join(args.docs_dir, png))
-    parts = [f"## {TITLES.get(dataset, dataset)}", "", table(cells), ""]
+    parts = [f"## {TITLES.get(dataset, dataset)}", "", table(cells, dataset), ""]
     if refs_data is not None:
         parts += [references_line(refs_data, reader_name), ""]
     elif args.reader != "none" and per_dataset(args.reader_limit, args.datasets, 0).get(dataset, 0) == 0:

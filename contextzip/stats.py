@@ -37,3 +37,18 @@ def rank_scale(values: Sequence[float]) -> np.ndarray:
         if c > 1:
             ranks[order[f:f + c]] = f + (c - 1) / 2
     return ranks / (len(values) - 1)
+
+
+def bootstrap_interval(values: Sequence[float], level: float = 0.95, resamples: int = 2000,
+                       seed: int = 0) -> tuple[float, float] | None:
+    """The percentile bootstrap interval of the mean of ``values`` (``level`` in (0, 1); ``None`` when empty):
+    ``resamples`` draws of len(values) with replacement, seeded so the same values give the same interval."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), but got {level}")
+    data = np.asarray(values, dtype=np.float64)
+    if not len(data):
+        return None
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
+    tail = (1.0 - level) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))

@@ -92,3 +92,19 @@ def test_identical_prediction_scores_one(text: str) -> None:
     if normalize_answer(text):
         assert token_f1(text, [text]) == 1.0
         assert contains_answer(text, [text])
+
+
+def test_bootstrap_interval_covers_the_mean_and_narrows_with_n() -> None:
+    from contextzip.stats import bootstrap_interval
+
+    small = [1.0] * 6 + [0.0] * 4  # mean 0.6 on 10 questions
+    large = small * 100  # the same mean on 1,000
+    lo, hi = bootstrap_interval(small)
+    lo_l, hi_l = bootstrap_interval(large)
+    assert lo < 0.6 < hi and lo_l < 0.6 < hi_l
+    assert hi_l - lo_l < (hi - lo) / 5  # about 1 / sqrt(100) as wide
+    assert bootstrap_interval(small) == (lo, hi)  # seeded
+    assert bootstrap_interval([1.0, 1.0]) == (1.0, 1.0)
+    assert bootstrap_interval([]) is None
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_interval(small, level=1.0)
