@@ -11,7 +11,8 @@ depends on the model's shape and the number of tokens, not on the weights' value
 Texts: the first ``--questions`` HotpotQA questions, each as its list of 10 paragraphs (the shape a retriever
 hands over), at rate 0.33 for both. llmlingua gets ``compress_prompt_llmlingua2(paragraphs, rate=0.33)`` per
 question; contextzip ``TokenClassificationCompressor(path, dtype=...)`` per question (``compress``) and for all
-questions at once (``compress_batch``). ``--joined`` measures the same with each question's paragraphs joined
+questions at once (``compress_batch``), and in float32 also on ONNX Runtime (``backend="onnx"``, arms "contextzip
+onnx"). ``--joined`` measures the same with each question's paragraphs joined
 into one text. Every arm runs once untimed (loading, first-call costs), then ``--repeats`` times; the best is kept.
 Input tokens are ``o200k_base`` tokens of the texts. contextzip's default (its distilled student, dtype auto) is
 measured on the same texts.
@@ -102,16 +103,21 @@ def build_model(kind: str, folder: str, data_dir: str) -> str:
     return path
 
 
-def _arms(lingua: Any, ours: Any, items: list[list[str]], rate: float) -> dict[str, tuple[Any, Any]]:
-    """Each arm's (timed run over every question, untimed warm-up call), by name; llmlingua's when given."""
+def _arms(lingua: Any, ours: Any, items: list[list[str]], rate: float,
+          onnx: Any = None) -> dict[str, tuple[Any, Any]]:
+    """Each arm's (timed run over every question, untimed warm-up call), by name; llmlingua's when given, and
+    contextzip on ONNX Runtime (float32) when ``onnx`` is given."""
     arms: dict[str, tuple[Any, Any]] = {}
     if lingua is not None:
         arms["llmlingua"] = (lambda: [lingua.compress_prompt_llmlingua2(docs, rate=rate) for docs in items],
                              lambda: lingua.compress_prompt_llmlingua2(items[0], rate=rate))
-    warm = lambda: ours.compress(items[0], rate=rate)  # noqa: E731
-    arms["contextzip"] = (lambda: [ours.compress(docs, rate=rate) for docs in items], warm)
-    arms["contextzip compress_batch"] = (lambda: ours.compress_batch([(None, docs) for docs in items], rate=rate),
-                                         warm)
+    for label, comp in (("contextzip", ours), ("contextzip onnx", onnx)):
+        if comp is None:
+            continue
+        warm = lambda comp=comp: comp.compress(items[0], rate=rate)  # noqa: E731
+        arms[label] = (lambda comp=comp: [comp.compress(docs, rate=rate) for docs in items], warm)
+        arms[f"{label} compress_batch"] = (
+            lambda comp=comp: comp.compress_batch([(None, docs) for docs in items], rate=rate), warm)
     return arms
 
 
@@ -159,10 +165,14 @@ def main(argv: list[str] | None = None) -> int:
                                       model_config={"torch_dtype": getattr(torch, dtype)})
             ours = TokenClassificationCompressor(path, dtype=dtype, device="cpu")
             ours.warm_up()
+            onnx = None
+            if dtype == "float32":  # the same model and dtype on ONNX Runtime (backend="onnx")
+                onnx = TokenClassificationCompressor(path, device="cpu", backend="onnx")
+                onnx.warm_up()
             for shape, items in shapes.items():
                 n_tokens = sum(sum(counter.count_many(docs)) for docs in items)
 
-                arms = _arms(lingua, ours, items, args.rate)
+                arms = _arms(lingua, ours, items, args.rate, onnx)
                 seconds: dict[str, float] = {}
                 for name, (fn, warm) in arms.items():
                     try:
@@ -181,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                     if base is not None:
                         row[f"ratio_vs_llmlingua_{base_key[1]}"] = round(n_tokens / s / base, 3)
                     record(row)
-            del lingua, ours
+            del lingua, ours, onnx
     default = TokenClassificationCompressor()
     default.warm_up()
     for shape, items in shapes.items():

@@ -38,7 +38,8 @@ from contextzip.models import SentenceEmbedder, cached_model, quiet_loading
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BACKENDS", "OnnxSentenceEmbedder", "export_onnx", "onnx_available", "quantize_rows", "sentence_embedder"]
+__all__ = ["BACKENDS", "OnnxSentenceEmbedder", "OnnxTokenClassifier", "export_onnx", "export_token_classifier",
+           "onnx_available", "quantize_rows", "sentence_embedder"]
 
 BACKENDS = ("auto", "torch", "onnx")
 
@@ -268,3 +269,69 @@ def sentence_embedder(model_name_or_path: str, engine: ScoringEngine, backend: s
     if backend == "onnx":
         return OnnxSentenceEmbedder(model_name_or_path, batch_size=engine.batch_size)
     return SentenceEmbedder(model_name_or_path, engine=engine)
+
+
+def export_token_classifier(model_name_or_path: str, folder: str | None = None) -> str:
+    """The path of a Hugging Face ``AutoModelForTokenClassification`` as a float32 ONNX file of (input_ids,
+    attention_mask) -> logits, exported on the first call (weights over 2 GB go to an external data file beside
+    it), reused after."""
+    path = resolve_model_path(model_name_or_path)
+    folder = folder or _onnx_dir()
+    name = f"{os.path.basename(path.rstrip('/')) or 'model'}-{weights_fingerprint(path)}"
+    target = os.path.join(folder, f"{name}.token-classification.fp32.onnx")
+    if os.path.exists(target):
+        return target
+    try:
+        import onnx  # noqa: F401
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise missing_dependency("onnxruntime and onnx", "onnx") from exc
+    os.makedirs(folder, exist_ok=True)
+    logger.info("Exporting %s to ONNX (once): %s", model_name_or_path, target)
+    with quiet_loading():
+        model = transformers.AutoModelForTokenClassification.from_pretrained(path, attn_implementation="eager").eval()
+    sample = torch.tensor([[5, 6, 7, 8], [5, 6, 7, 8]]), torch.ones((2, 4), dtype=torch.long)
+    dynamic = {"input_ids": {0: "batch", 1: "length"}, "attention_mask": {0: "batch", 1: "length"},
+               "logits": {0: "batch", 1: "length"}}
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        exported = os.path.join(tmp, os.path.basename(target))
+        with quiet_loading(), torch.inference_mode(False), torch.no_grad():
+            torch.onnx.export(model, sample, exported, input_names=["input_ids", "attention_mask"],
+                              output_names=["logits"], dynamic_axes=dynamic, opset_version=17, dynamo=False)
+        for entry in os.listdir(tmp):  # the model, then its external data (if any), each atomically
+            if entry != os.path.basename(target):
+                os.replace(os.path.join(tmp, entry), os.path.join(folder, entry))
+        os.replace(exported, target)
+    return target
+
+
+class OnnxTokenClassifier:
+    """A token classifier run by ONNX Runtime in float32 (CPU), called like the transformers model it was
+    exported from: ``model(input_ids=..., attention_mask=...).logits`` as a torch tensor.
+
+    ONNX Runtime's fused CPU kernels ran the same float32 classifiers 1.8-2.0x faster than torch on this
+    project's 2-core CPU (mBERT base and XLM-R large, 4 x 512 tokens: 1.82 s against 1.02 s, 6.6 s against 3.3 s),
+    with logits within 2e-6 of torch's.
+    """
+
+    def __init__(self, model_name_or_path: str, num_threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise missing_dependency("onnxruntime", "onnx") from exc
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if num_threads is not None:
+            options.intra_op_num_threads = num_threads
+        self.session = ort.InferenceSession(export_token_classifier(model_name_or_path), options,
+                                            providers=["CPUExecutionProvider"])
+
+    def __call__(self, input_ids: Any, attention_mask: Any) -> Any:
+        import torch
+        from transformers.modeling_outputs import TokenClassifierOutput
+
+        feed = {"input_ids": np.asarray(input_ids, dtype=np.int64),
+                "attention_mask": np.asarray(attention_mask, dtype=np.int64)}
+        return TokenClassifierOutput(logits=torch.from_numpy(self.session.run(None, feed)[0]))

@@ -119,3 +119,31 @@ def test_query_guided_backend_choice(monkeypatch):
     assert type(sentence_embedder("minilm", cpu, "auto")) is SentenceEmbedder  # without onnxruntime: torch
     with pytest.raises(ValueError, match="backend must be one of"):
         QueryGuidedCompressor(backend="tensorrt")
+
+
+def test_token_classifier_on_onnx_runtime_matches_torch(tmp_path, monkeypatch):
+    import transformers
+
+    from contextzip.compressors.token_classification import TokenClassificationCompressor
+    from contextzip.compressors.token_scorer import TokenKeepScorer
+    from contextzip.model_registry import resolve_model_path
+
+    monkeypatch.setattr("contextzip.onnx_embedder._onnx_dir", lambda: str(tmp_path / "onnx"))
+    tokenizer = transformers.AutoTokenizer.from_pretrained(resolve_model_path("minilm"))
+    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=64, num_labels=2)
+    folder = str(tmp_path / "tiny-clf")
+    transformers.BertForTokenClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    texts = [TEXTS[2] * 40, TEXTS[0], ""]  # one text over the 512-token chunk, one short, one empty
+    torch_words = TokenKeepScorer(folder, ScoringEngine(dtype="float32")).score(texts)
+    onnx_words = TokenKeepScorer(folder, ScoringEngine(dtype="float32"), backend="onnx").score(texts)
+    for a, b in zip(torch_words, onnx_words, strict=True):
+        np.testing.assert_array_equal(a.starts, b.starts)
+        np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
+    comp = TokenClassificationCompressor(folder, backend="onnx")
+    assert comp.compress([TEXTS[2] * 5], target_tokens=20).compressed_tokens <= 20
+    with pytest.raises(ValueError, match="backend must be"):
+        TokenKeepScorer(folder, backend="tensorrt")
+    with pytest.raises(ValueError, match="contextzip student"):
+        TokenKeepScorer("contextzip-token-clf", backend="onnx").warm_up()

@@ -69,7 +69,8 @@ class TokenClassificationCompressor(BaseCompressor):
             JSON keys, quoted strings by default); ``()`` for none.
         keep_entities: keep runs of capitalised or numeric words ("Wilhelm Conrad Röntgen", "May 18") whole,
             scored by their strongest word.
-        boundary_tokens, keep_label: see :class:`TokenKeepScorer`.
+        boundary_tokens, keep_label, backend: see :class:`TokenKeepScorer` (``backend="onnx"``: a Hugging Face
+            classifier in float32 on ONNX Runtime).
         token_counter, separator: see :class:`~contextzip.compressors.base.BaseCompressor`.
     """
 
@@ -92,6 +93,7 @@ class TokenClassificationCompressor(BaseCompressor):
         keep_entities: bool = True,
         boundary_tokens: tuple[str, str] | None = None,
         keep_label: int | None = None,
+        backend: Literal["torch", "onnx"] = "torch",
         scorer: TokenKeepScorer | None = None,
         **kwargs: Any,
     ) -> None:
@@ -108,7 +110,7 @@ class TokenClassificationCompressor(BaseCompressor):
                                               max_batch_tokens=max(16384, 64 * max_seq_len), max_padding="auto",
                                               cpu_max_batch_tokens=4 * max_seq_len),
             max_seq_len=max_seq_len, token_to_word=token_to_word, boundary_tokens=boundary_tokens,
-            keep_label=keep_label,
+            keep_label=keep_label, backend=backend,
         )
 
     def warm_up(self) -> None:
