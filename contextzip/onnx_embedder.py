@@ -50,6 +50,15 @@ def _onnx_dir() -> str:
     return os.path.join(cache_dir(), "onnx")
 
 
+def _export_target(model_name_or_path: str, kind: str, folder: str | None) -> tuple[str, str, str]:
+    """(the model's local path, the export folder, the export of this ``kind`` in it), named by the weights'
+    fingerprint so that new weights get a new export."""
+    path = resolve_model_path(model_name_or_path)
+    folder = folder or _onnx_dir()
+    name = f"{os.path.basename(path.rstrip('/')) or 'model'}-{weights_fingerprint(path)}"
+    return path, folder, os.path.join(folder, f"{name}.{kind}")
+
+
 def quantize_rows(source: str, target: str) -> int:
     """Rewrite every ``MatMul`` by a constant weight matrix of the ONNX model at ``source`` as an int8 product
     with one scale per activation row (token) and one per weight column, symmetric, and save it at ``target``;
@@ -129,10 +138,7 @@ def quantize_rows(source: str, target: str) -> int:
 def export_onnx(model_name_or_path: str, quantize: bool = True, folder: str | None = None) -> str:
     """The path of ``model_name_or_path`` as an ONNX file of (input_ids, attention_mask) -> unit embeddings,
     exported (and int8-quantized) on the first call, reused after."""
-    path = resolve_model_path(model_name_or_path)
-    folder = folder or _onnx_dir()
-    name = f"{os.path.basename(path.rstrip('/')) or 'model'}-{weights_fingerprint(path)}"
-    target = os.path.join(folder, f"{name}.{'int8-rows' if quantize else 'fp32'}.onnx")
+    path, folder, target = _export_target(model_name_or_path, "int8-rows.onnx" if quantize else "fp32.onnx", folder)
     if os.path.exists(target):
         return target
     try:
@@ -273,12 +279,10 @@ def sentence_embedder(model_name_or_path: str, engine: ScoringEngine, backend: s
 
 def export_token_classifier(model_name_or_path: str, folder: str | None = None) -> str:
     """The path of a Hugging Face ``AutoModelForTokenClassification`` as a float32 ONNX file of (input_ids,
-    attention_mask) -> logits, exported on the first call (weights over 2 GB go to an external data file beside
-    it), reused after."""
-    path = resolve_model_path(model_name_or_path)
-    folder = folder or _onnx_dir()
-    name = f"{os.path.basename(path.rstrip('/')) or 'model'}-{weights_fingerprint(path)}"
-    target = os.path.join(folder, f"{name}.token-classification.fp32.onnx")
+    attention_mask) -> logits, exported on the first call into a folder of its own (a model over 2 GB keeps its
+    weights in external data files there), reused after."""
+    path, folder, directory = _export_target(model_name_or_path, "token-classification.fp32", folder)
+    target = os.path.join(directory, "model.onnx")  # its own folder: large weights go to external data files
     if os.path.exists(target):
         return target
     try:
@@ -287,6 +291,8 @@ def export_token_classifier(model_name_or_path: str, folder: str | None = None) 
         import transformers
     except ImportError as exc:
         raise missing_dependency("onnxruntime and onnx", "onnx") from exc
+    import shutil
+
     os.makedirs(folder, exist_ok=True)
     logger.info("Exporting %s to ONNX (once): %s", model_name_or_path, target)
     with quiet_loading():
@@ -294,15 +300,17 @@ def export_token_classifier(model_name_or_path: str, folder: str | None = None) 
     sample = torch.tensor([[5, 6, 7, 8], [5, 6, 7, 8]]), torch.ones((2, 4), dtype=torch.long)
     dynamic = {"input_ids": {0: "batch", 1: "length"}, "attention_mask": {0: "batch", 1: "length"},
                "logits": {0: "batch", 1: "length"}}
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        exported = os.path.join(tmp, os.path.basename(target))
+    tmp = tempfile.mkdtemp(dir=folder)
+    try:
         with quiet_loading(), torch.inference_mode(False), torch.no_grad():
-            torch.onnx.export(model, sample, exported, input_names=["input_ids", "attention_mask"],
+            torch.onnx.export(model, sample, os.path.join(tmp, "model.onnx"), input_names=["input_ids", "attention_mask"],
                               output_names=["logits"], dynamic_axes=dynamic, opset_version=17, dynamo=False)
-        for entry in os.listdir(tmp):  # the model, then its external data (if any), each atomically
-            if entry != os.path.basename(target):
-                os.replace(os.path.join(tmp, entry), os.path.join(folder, entry))
-        os.replace(exported, target)
+        os.rename(tmp, directory)  # atomic: a concurrent process sees the whole export or none
+    except OSError:
+        if not os.path.exists(target):  # not another process's export that landed first
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

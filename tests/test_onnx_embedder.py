@@ -141,6 +141,11 @@ def test_token_classifier_on_onnx_runtime_matches_torch(tmp_path, monkeypatch):
     for a, b in zip(torch_words, onnx_words, strict=True):
         np.testing.assert_array_equal(a.starts, b.starts)
         np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
+    from contextzip.onnx_embedder import export_token_classifier
+
+    exported = export_token_classifier(folder)  # in a folder of its own, where external weight files can live
+    assert os.path.basename(exported) == "model.onnx" and os.listdir(tmp_path / "onnx") == [
+        os.path.basename(os.path.dirname(exported))]
     comp = TokenClassificationCompressor(folder, backend="onnx")
     assert comp.compress([TEXTS[2] * 5], target_tokens=20).compressed_tokens <= 20
     with pytest.raises(ValueError, match="backend must be"):
