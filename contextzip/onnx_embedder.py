@@ -135,18 +135,37 @@ def quantize_rows(source: str, target: str) -> int:
     return count
 
 
+def _require_export_dependencies() -> None:
+    try:
+        import onnx  # noqa: F401
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        raise missing_dependency("onnxruntime and onnx", "onnx") from exc
+
+
+def _export_graph(module: Any, sample: tuple[Any, Any], path: str, output: str, output_axes: dict[int, str]) -> None:
+    """``module`` of (input_ids, attention_mask) -> ``output`` saved as ONNX at ``path`` (opset 17, batch and
+    length dynamic), with transformers' and torch's export chatter silenced."""
+    import torch
+
+    dynamic = {"input_ids": {0: "batch", 1: "length"}, "attention_mask": {0: "batch", 1: "length"},
+               output: output_axes}
+    with quiet_loading(), torch.inference_mode(False), torch.no_grad():
+        torch.onnx.export(module, sample, path, input_names=["input_ids", "attention_mask"], output_names=[output],
+                          dynamic_axes=dynamic, opset_version=17, dynamo=False)
+
+
 def export_onnx(model_name_or_path: str, quantize: bool = True, folder: str | None = None) -> str:
     """The path of ``model_name_or_path`` as an ONNX file of (input_ids, attention_mask) -> unit embeddings,
     exported (and int8-quantized) on the first call, reused after."""
     path, folder, target = _export_target(model_name_or_path, "int8-rows.onnx" if quantize else "fp32.onnx", folder)
     if os.path.exists(target):
         return target
-    try:
-        import onnx  # noqa: F401
-        import torch
-        import transformers
-    except ImportError as exc:
-        raise missing_dependency("onnxruntime and onnx", "onnx") from exc
+    _require_export_dependencies()
+    import torch
+    import transformers
+
     os.makedirs(folder, exist_ok=True)
     logger.info("Exporting %s to ONNX%s (once): %s", model_name_or_path, " int8" if quantize else "", target)
     tokenizer = transformers.AutoTokenizer.from_pretrained(path)
@@ -166,12 +185,8 @@ def export_onnx(model_name_or_path: str, quantize: bool = True, folder: str | No
     sample = tokenizer(["a sample sentence", "two"], padding=True, return_tensors="pt")
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         fp32 = os.path.join(tmp, "model.onnx")
-        dynamic = {"input_ids": {0: "batch", 1: "length"}, "attention_mask": {0: "batch", 1: "length"},
-                   "embedding": {0: "batch"}}
-        with quiet_loading(), torch.inference_mode(False), torch.no_grad():
-            torch.onnx.export(Pooled(model).eval(), (sample["input_ids"], sample["attention_mask"]), fp32,
-                              input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-                              dynamic_axes=dynamic, opset_version=17, dynamo=False)
+        _export_graph(Pooled(model).eval(), (sample["input_ids"], sample["attention_mask"]), fp32, "embedding",
+                      {0: "batch"})
         out = fp32
         if quantize:
             out = os.path.join(tmp, "model.int8.onnx")
@@ -285,26 +300,20 @@ def export_token_classifier(model_name_or_path: str, folder: str | None = None) 
     target = os.path.join(directory, "model.onnx")  # its own folder: large weights go to external data files
     if os.path.exists(target):
         return target
-    try:
-        import onnx  # noqa: F401
-        import torch
-        import transformers
-    except ImportError as exc:
-        raise missing_dependency("onnxruntime and onnx", "onnx") from exc
+    _require_export_dependencies()
     import shutil
+
+    import torch
+    import transformers
 
     os.makedirs(folder, exist_ok=True)
     logger.info("Exporting %s to ONNX (once): %s", model_name_or_path, target)
     with quiet_loading():
         model = transformers.AutoModelForTokenClassification.from_pretrained(path, attn_implementation="eager").eval()
     sample = torch.tensor([[5, 6, 7, 8], [5, 6, 7, 8]]), torch.ones((2, 4), dtype=torch.long)
-    dynamic = {"input_ids": {0: "batch", 1: "length"}, "attention_mask": {0: "batch", 1: "length"},
-               "logits": {0: "batch", 1: "length"}}
     tmp = tempfile.mkdtemp(dir=folder)
     try:
-        with quiet_loading(), torch.inference_mode(False), torch.no_grad():
-            torch.onnx.export(model, sample, os.path.join(tmp, "model.onnx"), input_names=["input_ids", "attention_mask"],
-                              output_names=["logits"], dynamic_axes=dynamic, opset_version=17, dynamo=False)
+        _export_graph(model, sample, os.path.join(tmp, "model.onnx"), "logits", {0: "batch", 1: "length"})
         os.rename(tmp, directory)  # atomic: a concurrent process sees the whole export or none
     except OSError:
         if not os.path.exists(target):  # not another process's export that landed first
