@@ -156,7 +156,7 @@ def environment() -> list[str]:
         pass
     device = "CUDA " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU only)"
     versions = []
-    for pkg in ("contextzip", "torch", "transformers", "tiktoken", "sentence-transformers", "llmlingua",
+    for pkg in ("contextzip-rag", "torch", "transformers", "tiktoken", "sentence-transformers", "llmlingua",
                 "langchain-core", "langchain-classic", "langchain-community", "rouge-score", "matplotlib"):
         try:
             versions.append(f"{pkg} {metadata.version(pkg)}")

@@ -53,7 +53,7 @@ def test_drop_in_embedder_for_query_guided(onnx_dir, monkeypatch):
     first = comp.compress(docs, TEXTS[1], target_tokens=15)
     assert 0 < first.compressed_tokens <= 15
     assert comp.compress(docs, TEXTS[1], target_tokens=15).text == first.text
-    assert embedder.cache.stats.hits > 0 and embedder.cache.namespace.startswith("embed-onnx-int8-rows|minilm")
+    assert embedder.cache.stats.hits > 0 and embedder.cache.namespace.startswith("embed-onnx-int8-rows-u8|minilm")
     texts = TEXTS * 3
     np.testing.assert_array_equal(embedder.encode(texts[::-1])[::-1],
                                   OnnxSentenceEmbedder(cache=False).encode(texts))
@@ -104,6 +104,36 @@ def test_quantize_rows_rewrites_every_weight_product(tmp_path):
     np.testing.assert_allclose(y1[1:], alone, rtol=0, atol=1e-6)
     np.testing.assert_allclose(y1, x @ w1, rtol=0.05, atol=0.05 * np.abs(x @ w1).max())
     np.testing.assert_allclose(y2, x @ w2, rtol=0.05, atol=0.05 * np.abs(x @ w2).max())
+
+
+def test_quantize_rows_products_are_exact_on_this_cpu(tmp_path):
+    """The quantized product equals the same quantization done in numpy with exact integers: no int16
+    saturation (int8 weights overflow ``VPMADDUBSW`` on AVX2 CPUs without VNNI: this failed there with them)."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from contextzip.onnx_embedder import quantize_rows
+
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=(384, 64)).astype(np.float32)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 384])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(w, "w")])
+    source, target = str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), source)
+    quantize_rows(source, target)
+    x = rng.normal(size=(32, 384)).astype(np.float32)
+    x[:, ::2] = np.abs(x[:, ::2]) * 4  # large activations where saturation would show
+    got = ort.InferenceSession(target, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+    w_scale = (np.abs(w).max(axis=0) / 127.0).astype(np.float32)
+    w_int = np.clip(np.round(w / w_scale), -127, 127).astype(np.int64)
+    a_scale = (np.abs(x).max(axis=1, keepdims=True) / 127.0).astype(np.float32)
+    a_int = np.clip(np.rint(x / a_scale) + 128, 0, 255).astype(np.int64) - 128
+    expected = (a_int @ w_int) * w_scale * a_scale
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4 * np.abs(expected).max())
 
 
 def test_query_guided_backend_choice(monkeypatch):
