@@ -6,8 +6,9 @@ around a parenthesis. A comma inside a number ("150,782") or a date ("November 2
 cut never ends inside a number, a date or a name.
 
 * :func:`split_clauses` segments a text into clause spans;
-* :func:`clause_window` is the run of whole clauses that best answers a query within a token budget (the
-  query-guided window, weighted word by word as :func:`contextzip.relevance.word_weights`);
+* :func:`split_phrases` cuts each clause further, before a preposition, conjunction or relative word;
+* :func:`clause_window` is the run of whole clauses (or phrases) that best answers a query within a token budget
+  (the query-guided window, weighted word by word as :func:`contextzip.relevance.word_weights`);
 * :func:`head_clauses` is the longest head of whole clauses that fits.
 """
 
@@ -103,12 +104,14 @@ def best_run(text: str, spans: Sequence[Span], weights: np.ndarray, max_tokens: 
     return spans[lo].start, spans[hi].end
 
 
-def clause_window(text: str, query: str | None, max_tokens: int, counter: TokenCounter) -> tuple[int, int]:
-    """The run of whole clauses of ``text`` that best answers ``query`` within ``max_tokens``; each clause weighs
-    the sum of its words' weights. Returns character offsets; (0, 0) when no clause fits."""
+def clause_window(text: str, query: str | None, max_tokens: int, counter: TokenCounter, *,
+                  phrases: bool = False) -> tuple[int, int]:
+    """The run of whole clauses of ``text`` (``phrases=True``: of whole phrases, :func:`split_phrases`) that best
+    answers ``query`` within ``max_tokens``; each piece weighs the sum of its words' weights. Returns character
+    offsets; (0, 0) when none fits."""
     from contextzip.relevance import word_weights
 
-    clauses = split_phrases(text)
+    clauses = split_phrases(text) if phrases else split_clauses(text)
     if not clauses or max_tokens <= 0:
         return 0, 0
     words = split_words(text)

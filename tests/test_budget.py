@@ -156,6 +156,16 @@ def test_fit_budget_without_window_keeps_units_whole(counter):
     assert windowed.text.startswith("A fairly") and windowed.tokens <= 5
 
 
+def test_fit_budget_head_fallback_only_when_asked(counter):
+    text = "One long clause that will not fit the budget, and another that will not fit either."
+    units, values = _units([text], [1.0])
+    never = lambda doc, start, end, max_tokens: (start, start)  # noqa: E731 (a window that finds nothing)
+    head = fit_budget([text], units, values, 5, counter, window=never)
+    assert head.text.startswith("One long") and 0 < head.tokens <= 5  # step 5: the best unit's head
+    strict = fit_budget([text], units, values, 5, counter, window=never, head_fallback=False)
+    assert strict.text == "" and strict.tokens == 0 and "would not fit" in strict.reason
+
+
 def test_fit_budget_orders_documents_as_asked(counter):
     docs = ["First document.", "Second document."]
     units, values = _units(docs, [0.1, 0.9])

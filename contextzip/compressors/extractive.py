@@ -40,14 +40,16 @@ def segment_sentences(request: CompressionRequest) -> Sentences:
 
 def select_sentences(sentences: Sentences, scored: Scored, window: WindowFn | None = None,
                      elision: str | None = ELISION, controls: Controls = NO_CONTROLS,
-                     partial_share: float = 0.5) -> CompressedOutput:
+                     partial_share: float = 0.5, head_fallback: bool = True) -> CompressedOutput:
     """The select and render stages: the best sentences of one scored request within its budget, in source
     order, ``elision`` between kept pieces that are apart; with a ``window``, a sentence that does not fit whole
     may keep its best window (of whole clauses, for the built-in windows) when at least ``partial_share`` of it
-    fits."""
+    fits; ``head_fallback=False``: nothing rather than a head the window would not cut, when nothing else fits
+    (see :func:`contextzip.budget.fit_budget`)."""
     req = sentences.request
     fit = fit_budget(req.texts, sentences.units, scored.unit_scores, req.budget, req.counter, req.separator,
                      window=window, min_score=scored.min_score, elision=elision, partial_share=partial_share,
+                     head_fallback=head_fallback,
                      **controls.fit_args(req, sentences.units, scored.unit_scores, scored.doc_scores))
     doc_scores = [float(x) for x in scored.doc_scores] if scored.doc_scores is not None else None
     return CompressedOutput(
@@ -67,6 +69,8 @@ class SentenceSelectionCompressor(BaseCompressor):
         elision: the marker shown where text was dropped between kept pieces (counted in the budget); ``None``
             joins them with a plain space.
         partial_share: a sentence that does not fit whole keeps a window when at least this share of it fits.
+        head_fallback: when neither a whole sentence nor a window fits, keep the best sentence's head cut at a
+            token boundary (``False``: keep nothing, and say so in ``under_budget_reason``).
         token_counter, separator, force_keep, keep_ids, protect, reorder: see
             :class:`~contextzip.compressors.base.BaseCompressor` and :mod:`contextzip.controls`.
     """
@@ -74,9 +78,10 @@ class SentenceSelectionCompressor(BaseCompressor):
     supports_controls = True
 
     def __init__(self, scorer: SentenceScorer, *, window: WindowFactory | None = None,
-                 elision: str | None = ELISION, partial_share: float = 0.5,
+                 elision: str | None = ELISION, partial_share: float = 0.5, head_fallback: bool = True,
                  **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
+        self.head_fallback = bool(head_fallback)
         self.partial_share = check_number("partial_share", partial_share, 0.0, 1.0)
         if elision is not None and not isinstance(elision, str):
             raise TypeError(f"elision must be a str or None, but got {type(elision).__name__}")
@@ -93,5 +98,6 @@ class SentenceSelectionCompressor(BaseCompressor):
         sentences = [segment_sentences(r) for r in requests]
         scored = self.scorer.score_sentences(sentences)
         return [select_sentences(s, sc, self.window(s.request) if self.window else None, self.elision,
-                                 controls=self.controls, partial_share=self.partial_share)
+                                 controls=self.controls, partial_share=self.partial_share,
+                                 head_fallback=self.head_fallback)
                 for s, sc in zip(sentences, scored, strict=True)]

@@ -52,7 +52,8 @@ from contextzip.types import CompressionRequest
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["QueryGuidedCompressor", "QueryGuidedScorer", "QueryGuidedWeights", "query_windows"]
+__all__ = ["QueryGuidedCompressor", "QueryGuidedScorer", "QueryGuidedWeights", "query_clause_windows",
+           "query_windows", "query_word_windows"]
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,17 @@ class QueryGuidedWeights:
 
 
 def query_windows(request: CompressionRequest) -> WindowFn:
-    """How query-guided compression cuts a sentence too long to keep whole: its best run of whole clauses for
-    the question (see :func:`contextzip.clauses.clause_window`), so no piece ends inside a number or a name."""
+    """How query-guided compression cuts a sentence too long to keep whole (``windows="phrases"``, the default):
+    its best run of whole phrases for the question (clauses, cut further before a preposition, conjunction or
+    relative word: :func:`contextzip.clauses.split_phrases`), so no piece ends inside a number or a name."""
+    return _windows(request, lambda *args: clause_window(*args, phrases=True))
+
+
+def query_clause_windows(request: CompressionRequest) -> WindowFn:
+    """The strict alternative (``windows="clauses"``): the best run of whole clauses only (pieces end at ", ; :",
+    a dash or a parenthesis: :func:`contextzip.clauses.split_clauses`). It reads best and keeps less at tight
+    budgets, where often no whole clause fits: 629 of 1,300 NQ answers at rate 0.25 against 734 with phrases
+    (HotpotQA: 223 of 252 both)."""
     return _windows(request, clause_window)
 
 
@@ -213,7 +223,7 @@ class QueryGuidedScorer:
         return Scored(score, doc_scores, "query-free: centrality (MiniLM) + lead-sentence prior")
 
 
-_WINDOWS = {"clauses": query_windows, "words": query_word_windows}
+_WINDOWS = {"phrases": query_windows, "clauses": query_clause_windows, "words": query_word_windows}
 
 
 class QueryGuidedCompressor(SentenceSelectionCompressor):
@@ -231,8 +241,9 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         use_titles: prepend ``metadata["title"]`` to sentences and documents when embedding them.
         fill_budget: fill leftover budget with the best window of a sentence that no longer fits whole
             (``False``: whole sentences only).
-        windows: what such a window is made of: "clauses" (default: pieces end at a sentence or clause boundary,
-            never inside a number or a name) or "words" (tighter fill, word-level fragments).
+        windows: what such a window is made of: "phrases" (default: pieces end at a sentence, clause or phrase
+            boundary, never inside a number or a name), "clauses" (whole clauses only: reads best, keeps fewer
+            answers at tight budgets, and nothing when not one whole clause fits) or "words" (tighter fill, word-level fragments).
         elision: the marker shown where text was dropped between kept pieces (" … " by default, counted in the
             budget); ``None`` joins them with a plain space.
         partial_share: a sentence that does not fit whole keeps its best window when at least this share of it
@@ -266,7 +277,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         weights: QueryGuidedWeights | None = None,
         use_titles: bool = True,
         fill_budget: bool = True,
-        windows: str = "clauses",
+        windows: str = "phrases",
         elision: str | None = ELISION,
         partial_share: float = 0.3,
         backend: str = "auto",
@@ -287,7 +298,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         if rerank is not None:
             chosen = RerankedScorer(chosen, CrossEncoderScorer(rerank, engine=engine), min_relevance=min_relevance)
         super().__init__(chosen, window=_WINDOWS[windows] if fill_budget else None, elision=elision,
-                         partial_share=partial_share, **kwargs)
+                         partial_share=partial_share, head_fallback=windows != "clauses", **kwargs)
         self.embedder = embedder
         self.weights = getattr(self.scorer, "weights", None)
         self.fill_budget = fill_budget
@@ -304,6 +315,6 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         for r, s, sc in zip(requests, sentences, scored, strict=True):
             window = (answer_windows(s, sc) or (self.window(r) if self.window else None)) if self.fill_budget else None
             out = select_sentences(s, sc, window, self.elision, controls=self.controls,
-                                   partial_share=self.partial_share)
+                                   partial_share=self.partial_share, head_fallback=self.head_fallback)
             outputs.append(explain_relevance_cut(out, r.budget, self.min_relevance))
         return outputs

@@ -51,17 +51,21 @@ def test_uses_95_percent_of_the_budget_or_says_why(query_guided, counter):
                         assert counter.count(" … " + clause.text) > room, (budget, clause.text)
 
 
-def test_pieces_are_whole_sentences_clauses_or_phrases(query_guided):
-    from contextzip.clauses import split_phrases
+@pytest.mark.parametrize("windows", ["phrases", "clauses"])
+def test_pieces_are_whole_sentences_clauses_or_phrases(query_guided, windows):
+    from contextzip.clauses import split_clauses, split_phrases
+    from contextzip.compressors.query_guided import QueryGuidedCompressor
     from contextzip.segment import split_sentences
 
+    compressor = QueryGuidedCompressor(embedder=query_guided.embedder, windows=windows)
+    split = split_phrases if windows == "phrases" else split_clauses
     texts = [d.text for d in DOCS]
     for budget in (7, 13, 29, 41):
-        result = query_guided.compress(DOCS, "Everest elevation", target_tokens=budget)
+        result = compressor.compress(DOCS, "Everest elevation", target_tokens=budget)
         for span in result.kept_spans:
             text = texts[span.doc]
             bounds = [(s.start + c.start, s.start + c.end) for s in split_sentences(text)
-                      for c in split_phrases(text[s.start:s.end])]
+                      for c in split(text[s.start:s.end])]
             assert span.start in {a for a, _ in bounds} and span.end in {b for _, b in bounds}, (budget, span)
 
 

@@ -1,5 +1,6 @@
-"""Readable extractive output on real data: query-guided keeps whole sentences or clauses, and no kept piece of
-query-guided or coarse-to-fine output ends inside a number or a name (issue: readable output)."""
+"""Readable extractive output on real data: query-guided keeps whole sentences, clauses or phrases (whole
+sentences or clauses with ``windows="clauses"``), and no kept piece of query-guided or coarse-to-fine output
+ends inside a number or a name (issue: readable output)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 
 import pytest
 
-from contextzip.clauses import split_phrases
+from contextzip.clauses import split_clauses, split_phrases
 from contextzip.model_registry import model_available
 from contextzip.segment import split_sentences
 
@@ -46,14 +47,22 @@ def test_the_checker_catches_cut_names_and_numbers() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("windows", ["phrases", "clauses"])
 @pytest.mark.parametrize("dataset", ["hotpotqa", "nq"])
-def test_query_guided_pieces_are_whole_sentences_clauses_or_phrases(data_dir, query_guided, dataset: str) -> None:
+def test_query_guided_pieces_are_whole_sentences_clauses_or_phrases(data_dir, query_guided, dataset: str,
+                                                                    windows: str) -> None:
+    """The default ("phrases") keeps whole sentences, clauses or phrases; ``windows="clauses"`` whole sentences
+    or clauses only."""
+    from contextzip.compressors.query_guided import QueryGuidedCompressor
+
+    compressor = QueryGuidedCompressor(embedder=query_guided.embedder, windows=windows)
+    split = split_phrases if windows == "phrases" else split_clauses
     for ex in _examples(data_dir, dataset):
-        result = query_guided.compress(ex.documents, ex.question, rate=0.25)
+        result = compressor.compress(ex.documents, ex.question, rate=0.25)
         for span in result.kept_spans:
             text = ex.documents[span.doc].text
             bounds = [(s.start + c.start, s.start + c.end) for s in split_sentences(text)
-                      for c in split_phrases(text[s.start:s.end])]
+                      for c in split(text[s.start:s.end])]
             assert span.start in {a for a, _ in bounds} and span.end in {b for _, b in bounds}, \
                 text[span.start:span.end]
             assert not ends_inside_name_or_number(text, span.end), text[span.start:span.end]
