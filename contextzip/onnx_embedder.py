@@ -39,12 +39,29 @@ from contextzip.models import SentenceEmbedder, cached_model, quiet_loading
 logger = logging.getLogger(__name__)
 
 __all__ = ["BACKENDS", "OnnxSentenceEmbedder", "OnnxTokenClassifier", "export_onnx", "export_token_classifier",
-           "onnx_available", "quantize_rows", "sentence_embedder"]
+           "exact_int8_weights", "onnx_available", "quantize_rows", "sentence_embedder"]
 
 BACKENDS = ("auto", "torch", "onnx")
 
-#: The name of :func:`quantize_rows`'s exports and of their cached outputs (a new name when the scheme changes).
-ROWS_KIND = "int8-rows-u8"
+#: The name of :func:`quantize_rows`'s cached outputs (a new name when the scheme changes). Its int8 and uint8
+#: weight forms compute the same integers, so they share it.
+ROWS_KIND = "int8-rows-exact"
+
+
+def exact_int8_weights() -> bool:
+    """Whether this CPU multiplies uint8 by int8 without saturating: x86 with VNNI (``avx512_vnni`` or
+    ``avx_vnni`` in ``/proc/cpuinfo``). Elsewhere (AVX2, AVX-512F without VNNI, or unknown) :func:`quantize_rows`
+    stores the weights as uint8, whose kernel is exact everywhere."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
 def _onnx_dir() -> str:
@@ -62,7 +79,7 @@ def _export_target(model_name_or_path: str, kind: str, folder: str | None) -> tu
     return path, folder, os.path.join(folder, f"{name}.{kind}")
 
 
-def quantize_rows(source: str, target: str) -> int:
+def quantize_rows(source: str, target: str, int8_weights: bool | None = None) -> int:
     """Rewrite every ``MatMul`` by a constant weight matrix of the ONNX model at ``source`` as an int8 product
     with one scale per activation row (token) and one per weight column, symmetric, and save it at ``target``;
     returns how many products were rewritten.
@@ -73,13 +90,14 @@ def quantize_rows(source: str, target: str) -> int:
     as uint8 with zero point 128 as well. ONNX Runtime's ``MatMulIntegerToFloat`` multiplies the two with their
     column scales, and the result is multiplied by ``s`` and viewed back as ``[..., N]``.
 
-    Why uint8 weights, not int8: on x86 CPUs without VNNI (AVX2, AVX-512F) ONNX Runtime multiplies uint8 by int8
-    with ``VPMADDUBSW``, which adds pairs of products into a saturating int16; 255 x 127 x 2 overflows it, so the
-    same int8 model gave other vectors there than on a VNNI CPU (mean cosine to float32 0.9962 on an AVX2 EPYC,
-    0.9974 on the machine where it was built). Its uint8 x uint8 kernel widens to int16 first: every integer
-    product is exact on every CPU (``tests/test_onnx_embedder.py`` checks it against numpy), at the full 8-bit
-    precision (mean cosine 0.9974 on the AVX2 machine too). It costs 17% of query-guided's p50 there against 7-bit
-    int8 weights (the other exact choice, which kept 3 fewer of 252 HotpotQA answers at rate 0.1).
+    The weights are int8 on a CPU with VNNI and uint8 (zero point 128) elsewhere (``int8_weights=None``:
+    :func:`exact_int8_weights` decides). Both compute the same integers, exactly. With int8 weights, x86 CPUs
+    without VNNI (AVX2, AVX-512F) multiply with ``VPMADDUBSW``, which adds pairs of products into a saturating
+    int16; 255 x 127 x 2 overflows it, so the same int8 model gave other vectors there (mean cosine to float32
+    0.9962 on an AVX2 EPYC, 0.9974 on the VNNI machine where it was built). ONNX Runtime's uint8 x uint8 kernel
+    widens to int16 first: exact on every CPU (``tests/test_onnx_embedder.py`` checks both forms against numpy),
+    mean cosine 0.9974 on the AVX2 machine too. There it costs 17% of query-guided's p50 against 7-bit int8
+    weights (exact as well, but they kept 3 fewer of 252 HotpotQA answers at rate 0.1).
     Products that read the same activations (a layer's query, key and value projections) share one quantized
     copy. Per-tensor scales (``quantize_dynamic``) cost one fused op less; on 400 HotpotQA sentences in batches
     of 8 this ran 8% slower than them and 1.8x faster than float32.
@@ -87,6 +105,8 @@ def quantize_rows(source: str, target: str) -> int:
     import onnx
     from onnx import helper, numpy_helper
 
+    if int8_weights is None:
+        int8_weights = exact_int8_weights()
     model = onnx.load(source)
     graph = model.graph
     weights = {i.name: i for i in graph.initializer}
@@ -106,7 +126,8 @@ def quantize_rows(source: str, target: str) -> int:
         w_scale = (np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0).astype(np.float32)
         p = f"rowq{count}_"
         count += 1
-        w_q = (np.clip(np.round(w / w_scale), -127, 127) + 128).astype(np.uint8)  # zero point 128, as the rows
+        w_int = np.clip(np.round(w / w_scale), -127, 127)
+        w_q = w_int.astype(np.int8) if int8_weights else (w_int + 128).astype(np.uint8)  # zero point 128, as rows
         added += [numpy_helper.from_array(w_q, p + "w"),
                   numpy_helper.from_array(w_scale, p + "w_scale"),
                   numpy_helper.from_array(np.asarray([w.shape[1]], np.int64), p + "n")]
@@ -131,7 +152,8 @@ def quantize_rows(source: str, target: str) -> int:
         rows, scale, lead = quantized[a]
         nodes += [
             helper.make_node("MatMulIntegerToFloat",
-                             [rows, p + "w", "rowq_one", p + "w_scale", "rowq_zero_point", "rowq_zero_point"],
+                             [rows, p + "w", "rowq_one", p + "w_scale", "rowq_zero_point"]
+                             + ([] if int8_weights else ["rowq_zero_point"]),
                              [p + "float"], domain="com.microsoft"),
             helper.make_node("Mul", [p + "float", scale], [p + "rescaled"]),  # [M, N]
             helper.make_node("Concat", [lead, p + "n"], [p + "out_shape"], axis=0),
@@ -170,10 +192,14 @@ def _export_graph(module: Any, sample: tuple[Any, Any], path: str, output: str, 
                           dynamic_axes=dynamic, opset_version=17, dynamo=False)
 
 
+def _rows_file() -> str:
+    return "int8-rows-s8.onnx" if exact_int8_weights() else "int8-rows-u8.onnx"
+
+
 def export_onnx(model_name_or_path: str, quantize: bool = True, folder: str | None = None) -> str:
     """The path of ``model_name_or_path`` as an ONNX file of (input_ids, attention_mask) -> unit embeddings,
     exported (and int8-quantized) on the first call, reused after."""
-    path, folder, target = _export_target(model_name_or_path, f"{ROWS_KIND}.onnx" if quantize else "fp32.onnx", folder)
+    path, folder, target = _export_target(model_name_or_path, _rows_file() if quantize else "fp32.onnx", folder)
     if os.path.exists(target):
         return target
     _require_export_dependencies()
