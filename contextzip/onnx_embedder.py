@@ -38,7 +38,7 @@ from contextzip.models import SentenceEmbedder, cached_model, quiet_loading
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BACKENDS", "OnnxSentenceEmbedder", "OnnxTokenClassifier", "export_onnx", "export_token_classifier",
+__all__ = ["BACKENDS", "OnnxSentenceEmbedder", "check_backend", "OnnxTokenClassifier", "export_onnx", "export_token_classifier",
            "exact_int8_weights", "onnx_available", "quantize_rows", "sentence_embedder"]
 
 BACKENDS = ("auto", "torch", "onnx")
@@ -232,7 +232,23 @@ def export_onnx(model_name_or_path: str, quantize: bool = True, folder: str | No
             out = os.path.join(tmp, "model.int8.onnx")
             quantize_rows(fp32, out)
         os.replace(out, target)  # atomic: a concurrent process sees the whole file or none
+    if quantize:
+        _remove_superseded(target[: -len(_rows_file())])
     return target
+
+
+#: Earlier int8 schemes of :func:`export_onnx`: per-tensor ``quantize_dynamic``, then int8 weights on every CPU
+#: (inexact on x86 without VNNI). An export of the current scheme replaces the same weights' file of these.
+_SUPERSEDED = ("int8.onnx", "int8-rows.onnx")
+
+
+def _remove_superseded(prefix: str) -> None:
+    for kind in _SUPERSEDED:
+        try:
+            os.remove(prefix + kind)
+            logger.info("Removed a superseded ONNX export: %s", prefix + kind)
+        except OSError:
+            pass
 
 
 class OnnxSentenceEmbedder(SentenceEmbedder):
@@ -317,14 +333,20 @@ def onnx_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
 
 
+def check_backend(backend: str) -> str:
+    """``backend`` if it is one of :data:`BACKENDS`, else a ``ValueError`` that names them."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {list(BACKENDS)}, but got {backend!r}")
+    return backend
+
+
 def sentence_embedder(model_name_or_path: str, engine: ScoringEngine, backend: str = "auto",
                       dtype: str | None = "auto") -> SentenceEmbedder:
     """The sentence embedder for ``backend``: "torch" (:class:`~contextzip.models.SentenceEmbedder` on
     ``engine``), "onnx" (:class:`OnnxSentenceEmbedder`, int8 per token row, CPU) or "auto": ONNX on a CPU engine
     when ``dtype`` is "auto" and ONNX Runtime is installed (measured 0.82x torch's p50 on HotpotQA with answer
     retention within 0.4 point: docs/benchmarks.md, "Performance"), torch otherwise."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {list(BACKENDS)}, but got {backend!r}")
+    check_backend(backend)
     if backend == "auto":
         backend = "onnx" if engine.device == "cpu" and dtype in (None, "auto") and onnx_available() else "torch"
     if backend == "onnx":

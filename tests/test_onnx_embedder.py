@@ -18,9 +18,18 @@ TEXTS = ["The Elbe flows through Dresden.", "Which river flows through Hamburg?"
          "Hamburg is a port city; its harbour is among the busiest in Europe.", "x"]
 
 
+STALE = ("int8.onnx", "int8-rows.onnx")  # exports of earlier int8 schemes, superseded by a new export
+
+
 @pytest.fixture(scope="module")
 def onnx_dir(tmp_path_factory):
+    from contextzip.onnx_embedder import _export_target
+
     folder = str(tmp_path_factory.mktemp("onnx"))
+    prefix = _export_target("minilm", "", folder)[2]
+    for kind in STALE + ("other.onnx",):
+        with open(prefix + kind, "wb") as f:
+            f.write(b"stale")
     export_onnx("minilm", quantize=True, folder=folder)
     return folder
 
@@ -28,6 +37,9 @@ def onnx_dir(tmp_path_factory):
 @pytest.mark.slow
 def test_export_once_and_embeddings_close_to_torch(onnx_dir, monkeypatch):
     path = export_onnx("minilm", quantize=True, folder=onnx_dir)
+    prefix = path[: -len(os.path.basename(path).split(".", 1)[1])]
+    assert not any(os.path.exists(prefix + kind) for kind in STALE)  # the export removed the superseded ones
+    assert os.path.exists(prefix + "other.onnx")  # and nothing else
     mtime = os.path.getmtime(path)
     assert export_onnx("minilm", quantize=True, folder=onnx_dir) == path and os.path.getmtime(path) == mtime
     monkeypatch.setattr("contextzip.onnx_embedder._onnx_dir", lambda: onnx_dir)
@@ -154,6 +166,8 @@ def test_query_guided_backend_choice(monkeypatch):
     assert type(sentence_embedder("minilm", cpu, "auto")) is SentenceEmbedder  # without onnxruntime: torch
     with pytest.raises(ValueError, match="backend must be one of"):
         QueryGuidedCompressor(backend="tensorrt")
+    with pytest.raises(ValueError, match="backend must be one of"):  # also beside an embedder of one's own
+        QueryGuidedCompressor(embedder=SentenceEmbedder(engine=cpu), backend="tensorrt")
 
 
 def test_token_classifier_on_onnx_runtime_matches_torch(tmp_path, monkeypatch):

@@ -26,6 +26,7 @@ from contextzip.compressors.reranked import RerankedScorer
 from contextzip.compressors.token_classification import DEFAULT_MODEL, restrict_units, select_words
 from contextzip.compressors.token_classification_query import QueryAwareTokenClassificationCompressor
 from contextzip.engine import ScoringEngine
+from contextzip.onnx_embedder import check_backend, sentence_embedder
 from contextzip.relevance import query_window
 from contextzip.scorers import Scored, Sentences, SentenceScorer
 from contextzip.types import CompressionRequest
@@ -54,6 +55,9 @@ class CoarseToFineCompressor(BaseCompressor):
             with an answer-span head (``contextzip-relevance``, as ``sentence_scorer`` or ``rerank``; no effect
             otherwise). 1.0 was chosen on the tune split among 0, 0.5, 1 and 2 (``docs/sections/relevance.md``).
         device, dtype, batch_size: the shared engine's settings for both models.
+        backend: how the default sentence scorer's MiniLM runs, as for
+            :class:`~contextzip.compressors.query_guided.QueryGuidedCompressor` ("auto": ONNX Runtime int8 on a
+            CPU with ``dtype="auto"``, torch otherwise; "torch"; "onnx").
         sentence_scorer: the :class:`~contextzip.scorers.SentenceScorer` of the coarse step and of the fine
             step's sentence relevance (by default the query-guided scorer on the packaged MiniLM), or a model
             name or path ("contextzip-relevance", a Hugging Face cross-encoder or reranker).
@@ -83,6 +87,7 @@ class CoarseToFineCompressor(BaseCompressor):
         device: str | None = None,
         dtype: str | None = "auto",
         batch_size: int | None = None,
+        backend: str = "auto",
         sentence_scorer: SentenceScorer | str | None = None,
         rerank: str | None = None,
         min_relevance: float | None = None,
@@ -94,6 +99,7 @@ class CoarseToFineCompressor(BaseCompressor):
                 or not 0.0 <= coarse_share <= 1.0:
             raise ValueError(f"coarse_share must be a number in [0, 1], but got {coarse_share!r}")
         self.coarse_share = float(coarse_share)
+        check_backend(backend)  # even when a sentence scorer is given
         self.min_relevance = min_relevance
         if min_relevance is not None:
             self.compresses_within_budget = True  # the cut applies to input within its budget as well
@@ -103,9 +109,8 @@ class CoarseToFineCompressor(BaseCompressor):
             sentence_scorer = make_scorer(sentence_scorer, engine, min_relevance)
         if sentence_scorer is None:
             from contextzip.compressors.query_guided import QueryGuidedScorer
-            from contextzip.models import SentenceEmbedder
 
-            sentence_scorer = QueryGuidedScorer(SentenceEmbedder("minilm", engine))
+            sentence_scorer = QueryGuidedScorer(sentence_embedder("minilm", engine, backend, dtype))
         if rerank is not None:
             sentence_scorer = RerankedScorer(sentence_scorer, CrossEncoderScorer(rerank, engine=engine),
                                              min_relevance=min_relevance)

@@ -37,7 +37,7 @@ from contextzip.compressors.extractive import SentenceSelectionCompressor, segme
 from contextzip.compressors.reranked import RerankedScorer
 from contextzip.engine import ScoringEngine
 from contextzip.lexicon import answer_type, has_answer_type, lexical_terms
-from contextzip.onnx_embedder import sentence_embedder
+from contextzip.onnx_embedder import check_backend, sentence_embedder
 from contextzip.relevance import (
     bm25_scores,
     bridge_relevance,
@@ -288,6 +288,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         **kwargs,  # type: ignore[no-untyped-def]
     ) -> None:
         engine = ScoringEngine(device=device, dtype=dtype, batch_size=batch_size)
+        check_backend(backend)  # even when an embedder is given: a typo is never silently ignored
         embedder = embedder or sentence_embedder(model_name_or_path, engine, backend, dtype)
         if windows not in _WINDOWS:
             raise ValueError(f"windows must be one of {sorted(_WINDOWS)}, but got {windows!r}")
