@@ -1,5 +1,6 @@
 """p50 latency of query-guided and coarse-to-fine with and without the relevance model's rerank, interleaved
-question by question (HotpotQA report split, rate 0.25), as ratios to today's query-guided in the same run.
+question by question (HotpotQA report split, rate 0.25), as ratios to today's query-guided in the same run (and
+to query-guided on torch, the CPU default before the ONNX embedder).
 
     python benchmarks/relevance_latency.py [--questions 60] [--rounds 2]     # on a quiet machine
 """
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
 
     examples = load_dataset("hotpotqa", None, None, "report")[: args.questions]
     arms = {"query-guided today": QueryGuidedCompressor(),
+            "query-guided on torch (the default when the issue was written)": QueryGuidedCompressor(backend="torch"),
             "query-guided rerank": QueryGuidedCompressor(rerank="contextzip-relevance"),
             "coarse-to-fine today": CoarseToFineCompressor(),
             "coarse-to-fine rerank": CoarseToFineCompressor(rerank="contextzip-relevance")}
@@ -45,9 +47,10 @@ def main(argv: list[str] | None = None) -> None:
                 comp.compress(ex.documents, ex.question, rate=0.25)
                 times[name].append((time.perf_counter() - start) * 1000)
     base = statistics.median(times["query-guided today"])
+    torch_base = statistics.median(times["query-guided on torch (the default when the issue was written)"])
     for name, values in times.items():
         p50 = statistics.median(values)
-        print(f"{name}: p50 {p50:.1f} ms ({p50 / base:.2f}x query-guided today)")
+        print(f"{name}: p50 {p50:.1f} ms ({p50 / base:.2f}x query-guided today, {p50 / torch_base:.2f}x on torch)")
     print("load after", load())
 
 
