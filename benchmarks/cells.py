@@ -17,7 +17,7 @@ import time
 import traceback
 from typing import Any
 
-from benchmarks.common import ROOT
+from benchmarks.common import ROOT, machine
 from benchmarks.methods import METHODS_BY_NAME, Method
 from contextzip.eval.datasets import EvalExample, load_dataset
 from contextzip.eval.metrics import contains_answer
@@ -216,6 +216,7 @@ def run_all(args: argparse.Namespace) -> dict[str, str]:
                 cell["wall_seconds"] = time.perf_counter() - start
                 cell["computed_at"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
                 cell["git_commit"] = git_head()
+                cell["machine"] = machine()
                 _write_json(path, cell)
                 logger.info("done in %.0f s: retention %s", cell["wall_seconds"], cell.get("answer_retention"))
     previous = {} if args.fresh else read_not_run(args.results_dir)

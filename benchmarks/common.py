@@ -52,3 +52,36 @@ def write_result(name: str, tag: str, result: Any) -> str:
         json.dump(result, fh, indent=2)
     return path
 
+
+def machine() -> str:
+    """The machine in one line (CPU model, logical CPUs, memory, GPU, OS): recorded with every benchmark cell, so
+    a page rendered elsewhere still says where each timing was taken."""
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    flags: list[str] = []
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name") and cpu == (platform.processor() or platform.machine()):
+                    cpu = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = line.split(":", 1)[1].split()
+                    break
+    except OSError:
+        pass
+    isa = [name for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_vnni", "VNNI"),
+                                   ("avx_vnni", "AVX-VNNI")) if flag in flags]
+    if isa:
+        cpu += f" ({', '.join(isa)})"
+    mem = ""
+    try:
+        mem = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM"
+    except (ValueError, OSError, AttributeError):
+        pass
+    device = "CUDA " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU only)"
+    return (f"{cpu}, {os.cpu_count()} logical CPUs{mem}, {device}; {platform.system()} {platform.release()}; "
+            f"torch threads {torch.get_num_threads()}")
+

@@ -14,7 +14,7 @@ from importlib import metadata
 from typing import Any
 
 from benchmarks.cells import load_cells, per_dataset, read_references, retention_interval, split_retention
-from benchmarks.common import ROOT
+from benchmarks.common import ROOT, machine
 from benchmarks.methods import DEFAULT_METHOD, METHOD_NAMES, METHODS, METHODS_BY_NAME
 from benchmarks.plots import figure_name, plot
 
@@ -41,6 +41,14 @@ def _tune_report(cell: dict[str, Any], dataset: str) -> str:
     return f"{_fmt(tune)} ({n_tune}) / {_fmt(report)} ({n_report})"
 
 
+def machine_label(cell: dict[str, Any]) -> str:
+    """A short name for the machine a cell was measured on ("" when not recorded), shown beside its timings."""
+    import hashlib
+
+    m = cell.get("machine")
+    return f"M-{hashlib.sha1(m.encode()).hexdigest()[:4]}" if m else ""
+
+
 def table(cells: list[dict[str, Any]], dataset: str) -> str:
     head = ("| method | rate | n | answer retention [95% CI] | tune / report (n) | reader acc. (n) | reader F1 | "
             "ratio | tokens in → out | saved / q | budget violations | under 95% | p50 / p95 ms | tokens/s |")
@@ -58,7 +66,8 @@ def table(cells: list[dict[str, Any]], dataset: str) -> str:
             f"{_tune_report(c, dataset)} | {reader} | {_fmt(c.get('reader_f1')) if c.get('n_reader') else '–'} | {_fmt(c.get('mean_ratio'))} | "
             f"{_fmt(c.get('mean_original_tokens'), '.0f')} → {_fmt(c.get('mean_compressed_tokens'), '.0f')} | "
             f"{_fmt(c.get('mean_tokens_saved'), '.0f')} | {c.get('budget_violations')} | "
-            f"{c.get('under_95_percent_of_budget')} | {_fmt(c.get('p50_ms'), '.0f')} / {_fmt(c.get('p95_ms'), '.0f')} | "
+            f"{c.get('under_95_percent_of_budget')} | {_fmt(c.get('p50_ms'), '.0f')} / {_fmt(c.get('p95_ms'), '.0f')}"
+            f"{' (' + machine_label(c) + ')' if machine_label(c) else ''} | "
             f"{_fmt(c.get('tokens_per_second'), ',.0f')} |"
         )
     return "\n".join(lines)
@@ -137,24 +146,16 @@ def verdict(cells: list[dict[str, Any]], dataset: str, rate: float) -> list[str]
     return [head, *out]
 
 
-def environment() -> list[str]:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        mem = f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM"
-    except (ValueError, OSError, AttributeError):
-        pass
-    device = "CUDA " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU only)"
+def environment(all_cells: list[dict[str, Any]]) -> list[str]:
+    lines = [f"- Machine (this rendering): {machine()}."]
+    measured: dict[str, int] = {}
+    for cell in all_cells:
+        key = f"{machine_label(cell)}: {cell['machine']}" if cell.get("machine") else "not recorded"
+        measured[key] = measured.get(key, 0) + 1
+    if measured:
+        lines.append("- Machines the cells were measured on (timings are that machine's, and a row's p50 names it; "
+                     "cells from before machines were recorded say \"not recorded\"): "
+                     + "; ".join(f"{m} ({n} cells)" for m, n in sorted(measured.items(), key=lambda x: -x[1])) + ".")
     versions = []
     for pkg in ("contextzip-rag", "torch", "transformers", "tiktoken", "sentence-transformers", "llmlingua",
                 "langchain-core", "langchain-classic", "langchain-community", "rouge-score", "matplotlib"):
@@ -162,11 +163,7 @@ def environment() -> list[str]:
             versions.append(f"{pkg} {metadata.version(pkg)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{pkg} (not installed)")
-    return [
-        f"- Machine: {cpu}, {os.cpu_count()} logical CPUs, {mem}, {device}; {platform.system()} "
-        f"{platform.release()}; torch threads {torch.get_num_threads()}.",
-        f"- Python {platform.python_version()}; " + ", ".join(versions) + ".",
-    ]
+    return [*lines, f"- Python {platform.python_version()}; " + ", ".join(versions) + "."]
 
 
 def _reader_skip_reason(data: dict[str, Any]) -> str:
@@ -205,7 +202,7 @@ def _header(args: argparse.Namespace, all_cells: list[dict[str, Any]]) -> list[s
         f"- Date: {now}.",
         *computed,
         f"- Command: `{command}` (from the repository root; `make bench` runs it with the defaults).",
-        *environment(),
+        *environment(all_cells),
         f"- Subsets (fixed, CPU time is scarce here): the first {_sizes(args.limit, args.datasets, 100)} "
         f"questions; methods that run a language model per question (marked LM below) the first "
         f"{_sizes(args.lm_limit, args.datasets, 20)}; the reader ({args.reader}) answers the first "

@@ -34,3 +34,14 @@ def test_table_shows_the_interval_and_the_halves() -> None:
     assert lo < 0.5 < hi
     line = table([cell], "hotpotqa").splitlines()[2]
     assert f"0.500 [{lo:.3f}, {hi:.3f}]" in line and "1.000 (50) / 0.000 (50)" in line
+
+
+def test_timings_name_the_machine_they_were_measured_on() -> None:
+    from benchmarks.report import environment, machine_label
+
+    old, new = _cell([True] * 4), {**_cell([True] * 4), "machine": "Some CPU (AVX2), 2 logical CPUs"}
+    assert machine_label(old) == "" and machine_label(new).startswith("M-")
+    lines = table([old, new], "hotpotqa").splitlines()[2:]
+    assert f"1 / 1 ({machine_label(new)})" in lines[1] and "(M-" not in lines[0]
+    header = "\n".join(environment([old, new]))
+    assert f"{machine_label(new)}: Some CPU (AVX2), 2 logical CPUs (1 cells)" in header and "not recorded (1 cells)" in header
