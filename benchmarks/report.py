@@ -56,6 +56,7 @@ def table(cells: list[dict[str, Any]], dataset: str) -> str:
     defaults = {c["rate"]: c for c in cells if c["method"] == DEFAULT_METHOD}
     for c in sorted(cells, key=lambda c: (-c["rate"], METHOD_NAMES.index(c["method"]))):
         reader = "–" if not c.get("n_reader") else f"{_fmt(c.get('reader_accuracy'))} ({c['n_reader']})"
+        where = f" ({machine_label(c)})" if c.get("machine") else ""
         retention = _retention(c)
         default = defaults.get(c["rate"])
         if default is not None and c["method"] != DEFAULT_METHOD and c["n"] < default["n"]:
@@ -67,7 +68,7 @@ def table(cells: list[dict[str, Any]], dataset: str) -> str:
             f"{_fmt(c.get('mean_original_tokens'), '.0f')} → {_fmt(c.get('mean_compressed_tokens'), '.0f')} | "
             f"{_fmt(c.get('mean_tokens_saved'), '.0f')} | {c.get('budget_violations')} | "
             f"{c.get('under_95_percent_of_budget')} | {_fmt(c.get('p50_ms'), '.0f')} / {_fmt(c.get('p95_ms'), '.0f')}"
-            f"{' (' + machine_label(c) + ')' if machine_label(c) else ''} | "
+            f"{where} | "
             f"{_fmt(c.get('tokens_per_second'), ',.0f')} |"
         )
     return "\n".join(lines)

@@ -43,8 +43,8 @@ def select_sentences(sentences: Sentences, scored: Scored, window: WindowFn | No
                      partial_share: float = 0.5, head_fallback: bool = True) -> CompressedOutput:
     """The select and render stages: the best sentences of one scored request within its budget, in source
     order, ``elision`` between kept pieces that are apart; with a ``window``, a sentence that does not fit whole
-    may keep its best window (of whole clauses, for the built-in windows) when at least ``partial_share`` of it
-    fits; ``head_fallback=False``: nothing rather than a head the window would not cut, when nothing else fits
+    may keep its best window (of whole phrases or clauses, for the built-in windows) when at least
+    ``partial_share`` of it fits; ``head_fallback=False``: nothing rather than a head the window would not cut, when nothing else fits
     (see :func:`contextzip.budget.fit_budget`)."""
     req = sentences.request
     fit = fit_budget(req.texts, sentences.units, scored.unit_scores, req.budget, req.counter, req.separator,
