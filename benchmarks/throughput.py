@@ -260,7 +260,9 @@ def bench_fast_path(args: argparse.Namespace) -> dict[str, Any]:
     from contextzip.eval.runner import run_eval
     from contextzip.onnx_embedder import OnnxSentenceEmbedder
 
-    arms = {"torch (bf16)": QueryGuidedCompressor(backend="torch"),
+    torch_arm = QueryGuidedCompressor(backend="torch")
+    dtype = str(torch_arm.embedder.engine.dtype).replace("torch.", "")  # bf16 only where the CPU has native kernels
+    arms = {f"torch ({dtype})": torch_arm,
             "ONNX int8 per row (the CPU default)": QueryGuidedCompressor(embedder=OnnxSentenceEmbedder())}
     for comp in arms.values():
         comp.warm_up()
