@@ -168,6 +168,10 @@ def test_query_guided_backend_choice(monkeypatch):
         QueryGuidedCompressor(backend="tensorrt")
     with pytest.raises(ValueError, match="backend must be one of"):  # also beside an embedder of one's own
         QueryGuidedCompressor(embedder=SentenceEmbedder(engine=cpu), backend="tensorrt")
+    from contextzip.compressors.pipeline import CoarseToFineCompressor
+
+    with pytest.raises(ValueError, match="backend must be one of"):  # coarse-to-fine, even with its own scorer
+        CoarseToFineCompressor(sentence_scorer=QueryGuidedCompressor().scorer, backend="tensorrt")
 
 
 def test_token_classifier_on_onnx_runtime_matches_torch(tmp_path, monkeypatch):
