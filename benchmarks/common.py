@@ -60,18 +60,9 @@ def machine() -> str:
 
     import torch
 
-    model: str | None = None
-    flags: list[str] = []
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:  # the first CPU's model name and flags
-                if line.startswith("model name") and model is None:
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = line.split(":", 1)[1].split()
-                    break
-    except OSError:
-        pass
+    from contextzip.engine import cpu_info
+
+    model, flags = cpu_info()
     cpu = model or platform.processor() or platform.machine()
     isa = [name for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_vnni", "VNNI"),
                                    ("avx_vnni", "AVX-VNNI")) if flag in flags]

@@ -7,6 +7,7 @@ run under ``torch.inference_mode()`` on the resolved device and dtype, and hande
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -62,6 +63,23 @@ def resolve_dtype(dtype: str | None, device: str) -> Any:
     if name is None:
         raise ValueError(f"dtype must be one of {sorted(set(_DTYPES.values()))} or 'auto', but got {dtype!r}")
     return getattr(torch, name)
+
+
+@functools.cache
+def cpu_info() -> tuple[str | None, frozenset[str]]:
+    """(model name, instruction-set flags) of the first CPU in ``/proc/cpuinfo``; (None, empty) where it cannot
+    be read (not Linux). Read once per process."""
+    model: str | None = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name") and model is None:
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    return model, frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return model, frozenset()
 
 
 def _cpu_has_bf16() -> bool:

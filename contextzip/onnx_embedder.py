@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from contextzip.cache import output_cache, weights_fingerprint
-from contextzip.engine import ScoringEngine, pad_batch
+from contextzip.engine import ScoringEngine, cpu_info, pad_batch
 from contextzip.errors import missing_dependency
 from contextzip.model_registry import resolve_model_path
 from contextzip.models import SentenceEmbedder, cached_model, quiet_loading
@@ -56,11 +56,7 @@ def exact_int8_weights() -> bool:
 
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return False
+    flags = cpu_info()[1]
     return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
