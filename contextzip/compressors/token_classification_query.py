@@ -55,6 +55,10 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
         answer_span_weight: added x the answer-span probability of a word (the best of its word pieces), and of its
             neighbours falling off with distance (``exp(-words / 3)``), when the sentence scorer has an answer-span
             head (``contextzip-relevance``; >= 0; 0: not used).
+        bridge_weight: lifts a word that sits between two better-scored words of the same document towards the
+            lower of them (``+ bridge_weight x max(0, min(left, right) - own)``, over gaps of one and two words),
+            so the small words inside a kept phrase ("President *of* India", "Speaker *of the* House") stay
+            with it (in [0, 1]; 0: not used).
         sentence_scorer: the :class:`~contextzip.scorers.SentenceScorer` of sentence relevance (by default
             :class:`~contextzip.compressors.query_guided.QueryGuidedScorer` on the packaged MiniLM).
         Other arguments: see :class:`TokenClassificationCompressor`.
@@ -65,14 +69,14 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
 
     def __init__(self, model_name_or_path: str = DEFAULT_MODEL, *, relevance_weight: float = 2.0,
                  answer_type_weight: float = 0.5, entity_weight: float = 0.0, proximity_weight: float = 0.0,
-                 whole_sentence_share: float = 0.0, answer_span_weight: float = 0.0,
+                 whole_sentence_share: float = 0.0, answer_span_weight: float = 0.0, bridge_weight: float = 0.0,
                  sentence_scorer: SentenceScorer | None = None, **kwargs: Any) -> None:
         if isinstance(whole_sentence_share, bool) or not isinstance(whole_sentence_share, (int, float)) \
                 or not 0.0 <= whole_sentence_share <= 1.0:
             raise ValueError(f"whole_sentence_share must be in [0, 1], but got {whole_sentence_share!r}")
         for name, value in (("relevance_weight", relevance_weight), ("answer_type_weight", answer_type_weight),
                             ("entity_weight", entity_weight), ("proximity_weight", proximity_weight),
-                            ("answer_span_weight", answer_span_weight)):
+                            ("answer_span_weight", answer_span_weight), ("bridge_weight", bridge_weight)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0, but got {value!r}")
         super().__init__(model_name_or_path, **kwargs)
@@ -82,6 +86,9 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
         self.whole_sentence_share = float(whole_sentence_share)
         self.proximity_weight = float(proximity_weight)
         self.answer_span_weight = float(answer_span_weight)
+        if bridge_weight > 1:
+            raise ValueError(f"bridge_weight must be in [0, 1], but got {bridge_weight!r}")
+        self.bridge_weight = float(bridge_weight)
         if sentence_scorer is None:
             from contextzip.compressors.query_guided import QueryGuidedScorer
             from contextzip.engine import ScoringEngine
@@ -140,6 +147,8 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
             for d, doc_units in enumerate(units[i]):
                 if len(doc_units.starts):
                     base[i][d] = base[i][d] + self._priors(req.documents[d].text, doc_units, pattern, kind)
+                    if self.bridge_weight > 0:
+                        base[i][d] = bridge(base[i][d], self.bridge_weight)
         return base
 
     def _add_relevance(self, req: CompressionRequest, units: Sequence[Units], base: list[np.ndarray],
@@ -184,6 +193,20 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
         elif kind == "person":  # "who": capitalised units
             out += self.answer_type_weight * (entity & ~((first >= 48) & (first <= 57)))
         return out
+
+
+def bridge(scores: np.ndarray, weight: float) -> np.ndarray:
+    """Each score lifted by ``weight x max(0, min(left, right) - own)``, where ``left`` / ``right`` are the best
+    scores within two words on either side (so gaps of one or two words between better words close)."""
+    s = np.asarray(scores, dtype=np.float64)
+    if len(s) < 3:
+        return s
+    pad = np.full(2, -np.inf)
+    padded = np.concatenate([pad, s, pad])
+    left = np.maximum(padded[1:-3], padded[:-4])  # s[j-1], s[j-2]
+    right = np.maximum(padded[3:-1], padded[4:])  # s[j+1], s[j+2]
+    gain = np.minimum(left, right) - s
+    return s + weight * np.where(np.isfinite(gain) & (gain > 0), gain, 0.0)
 
 
 def answer_proximity(doc_units: Units, pieces: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
