@@ -55,8 +55,8 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
         answer_span_weight: added x the answer-span probability of a word (the best of its word pieces), and of its
             neighbours falling off with distance (``exp(-words / 3)``), when the sentence scorer has an answer-span
             head (``contextzip-relevance``; >= 0; 0: not used).
-        bridge_weight: lifts a word that sits between two better-scored words of the same document towards the
-            lower of them (``+ bridge_weight x max(0, min(left, right) - own)``, over gaps of one and two words),
+        bridge_weight: lifts a word in a gap of one or two words between two better-scored words of the same
+            document towards the lower of them (``+ bridge_weight x max(0, min(left, right) - own)``, :func:`bridge`),
             so the small words inside a kept phrase ("President *of* India", "Speaker *of the* House") stay
             with it (in [0, 1]; 0: not used).
         sentence_scorer: the :class:`~contextzip.scorers.SentenceScorer` of sentence relevance (by default
@@ -196,16 +196,20 @@ class QueryAwareTokenClassificationCompressor(TokenClassificationCompressor):
 
 
 def bridge(scores: np.ndarray, weight: float) -> np.ndarray:
-    """Each score lifted by ``weight x max(0, min(left, right) - own)``, where ``left`` / ``right`` are the best
-    scores within two words on either side (so gaps of one or two words between better words close)."""
+    """Each score lifted by ``weight x max(0, lift - own)``, where ``lift`` is the best ``min(left, right)`` over
+    the word pairs that flank a gap of one or two words around it ((j-1, j+1), (j-1, j+2), (j-2, j+1)): the
+    small words between two better ones rise towards them; a gap of three or more words stays as it is."""
     s = np.asarray(scores, dtype=np.float64)
     if len(s) < 3:
         return s
-    pad = np.full(2, -np.inf)
-    padded = np.concatenate([pad, s, pad])
-    left = np.maximum(padded[1:-3], padded[:-4])  # s[j-1], s[j-2]
-    right = np.maximum(padded[3:-1], padded[4:])  # s[j+1], s[j+2]
-    gain = np.minimum(left, right) - s
+    p = np.concatenate([np.full(2, -np.inf), s, np.full(2, -np.inf)])  # p[j + 2] == s[j]
+    n = len(s)
+
+    def at(offset: int) -> np.ndarray:
+        return p[2 + offset: 2 + offset + n]
+
+    lift = np.maximum.reduce([np.minimum(at(-1), at(1)), np.minimum(at(-1), at(2)), np.minimum(at(-2), at(1))])
+    gain = lift - s
     return s + weight * np.where(np.isfinite(gain) & (gain > 0), gain, 0.0)
 
 

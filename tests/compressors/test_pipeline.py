@@ -91,3 +91,53 @@ def test_hotpotqa_within_budget(data_dir, pipeline: CoarseToFineCompressor) -> N
 def test_query_aware_variant_by_name() -> None:
     c = load_compressor("token-classification-query")
     assert c.uses_query
+
+
+def test_single_document_settings_are_checked() -> None:
+    from contextzip.compressors.pipeline import SingleDocument
+
+    for bad in ({"coarse_share": 1.5}, {"bridge_weight": 2}, {"answer_span_weight": -1}, {"relevance_weight": True}):
+        with pytest.raises(ValueError, match="single_document"):
+            SingleDocument(**bad)
+    with pytest.raises(ValueError, match="no setting 'coarse'"):
+        CoarseToFineCompressor(single_document={"coarse": 1.0}, sentence_scorer=object(), fine=object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="single_document"):
+        CoarseToFineCompressor(single_document=0.5, sentence_scorer=object(), fine=object())  # type: ignore[arg-type]
+    c = CoarseToFineCompressor(single_document={"coarse_share": 0.5}, sentence_scorer=object(), fine=object())  # type: ignore[arg-type]
+    assert c.single_document == SingleDocument(coarse_share=0.5)
+    assert CoarseToFineCompressor(single_document=None, sentence_scorer=object(),  # type: ignore[arg-type]
+                                  fine=object()).single_document is None
+
+
+def test_bridge_lifts_gaps_between_better_words() -> None:
+    import numpy as np
+
+    from contextzip.compressors.token_classification_query import bridge
+
+    s = np.array([1.0, 0.1, 0.9, 0.2, 0.1, 0.8, 0.0])
+    np.testing.assert_allclose(bridge(s, 1.0), [1.0, 0.9, 0.9, 0.8, 0.8, 0.8, 0.0])
+    np.testing.assert_allclose(bridge(s, 0.5), [1.0, 0.5, 0.9, 0.5, 0.45, 0.8, 0.0])
+    np.testing.assert_allclose(bridge(np.array([0.2, 0.0, 0.0, 0.0, 0.3]), 1.0), [0.2, 0.0, 0.0, 0.0, 0.3])  # 3-word gap
+
+
+@pytest.mark.slow
+@needs_student
+def test_single_document_prunes_words_of_the_whole_passage(pipeline: CoarseToFineCompressor) -> None:
+    """One document: the coarse step hands on every sentence, so words of both sentences may stay; the same
+    request with single_document=None keeps the best sentence's words only. Several documents: unchanged."""
+    query = "How much did the first Nobel Prize in Physics winner receive, and in which year?"
+    doc = [DOCS[0]]
+    single = pipeline.compress(doc, query, rate=0.5)
+    assert "single-document settings" in single.strategy
+    assert single.compressed_tokens <= single.target_tokens
+    assert single.extra["coarse_tokens"] >= single.original_tokens - 2  # every sentence (token estimates)
+    plain = CoarseToFineCompressor(sentence_scorer=pipeline.sentence_scorer, single_document=None)
+    multi = plain.compress(doc, query, rate=0.5)
+    assert "single-document" not in multi.strategy
+    assert multi.extra["coarse_tokens"] < single.extra["coarse_tokens"]
+    several = pipeline.compress(DOCS, query, rate=0.25)
+    assert "single-document" not in several.strategy
+    assert several.text == plain.compress(DOCS, query, rate=0.25).text
+    # in one batch, each request takes its own settings
+    batch = pipeline.compress_batch([(query, doc), (query, DOCS)], rate=[0.5, 0.25])
+    assert [r.text for r in batch] == [single.text, several.text]
