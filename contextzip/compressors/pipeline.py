@@ -30,6 +30,7 @@ from contextzip.compressors.extractive import segment_sentences
 from contextzip.compressors.reranked import RerankedScorer
 from contextzip.compressors.token_classification import DEFAULT_MODEL, restrict_units, select_words
 from contextzip.compressors.token_classification_query import QueryAwareTokenClassificationCompressor
+from contextzip.compressors.word_units import Units
 from contextzip.engine import ScoringEngine
 from contextzip.onnx_embedder import check_backend, sentence_embedder
 from contextzip.relevance import query_window
@@ -51,6 +52,11 @@ class SingleDocument:
     (``bridge_weight``). Chosen on NQ's tune split (questions 1-300) at rate 0.25 among 24 settings
     (``docs/sections/relevance.md``): with ``rerank="contextzip-relevance"``, answer retention 0.627 with the
     multi-document settings, 0.797 with these; without a cross-encoder, 0.447 and 0.743 (before the bridge).
+
+    With ``min_relevance`` set, such a request drops the words that score under ``word_cut`` x its best word's
+    score (instead of the sentences under ``min_relevance``): the kept share then follows how much of the passage
+    the model finds relevant (Provence's adaptive pruning, at the word level). 0.5 was chosen on NQ tune at rate
+    1.0 (``docs/sections/relevance.md``); 0 turns the word cut off (the sentence cut-off applies).
     """
 
     coarse_share: float = 1.0
@@ -61,13 +67,14 @@ class SingleDocument:
     whole_sentence_share: float = 0.0
     answer_span_weight: float = 2.0
     bridge_weight: float = 0.5
+    word_cut: float = 0.45
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"single_document.{f.name} must be a number >= 0, but got {value!r}")
-        for name in ("coarse_share", "whole_sentence_share", "bridge_weight"):
+        for name in ("coarse_share", "whole_sentence_share", "bridge_weight", "word_cut"):
             if getattr(self, name) > 1:
                 raise ValueError(f"single_document.{name} must be in [0, 1], but got {getattr(self, name)!r}")
 
@@ -184,7 +191,7 @@ class CoarseToFineCompressor(BaseCompressor):
             answer_span_weight=answer_span_weight)
         self.single_fine = self.fine  # the fine step of single-document requests
         if fine is None and self.single_document is not None:
-            weights = {k: v for k, v in asdict(self.single_document).items() if k != "coarse_share"}
+            weights = {k: v for k, v in asdict(self.single_document).items() if k not in ("coarse_share", "word_cut")}
             self.single_fine = make_fine(**weights)
 
     def warm_up(self) -> None:
@@ -196,6 +203,12 @@ class CoarseToFineCompressor(BaseCompressor):
     def _is_single(self, request: CompressionRequest) -> bool:
         return self.single_document is not None and len(request.documents) == 1
 
+    def _word_cut(self, request: CompressionRequest) -> float:
+        """The single-document word cut of this request (0: none)."""
+        if self.min_relevance is None or not self._is_single(request):
+            return 0.0
+        return self.single_document.word_cut  # type: ignore[union-attr]
+
     def _compress_batch(self, requests: list[CompressionRequest]) -> list[CompressedOutput]:
         # Segment and score sentences once, on the full documents (document relevance and bridging see
         # everything); the coarse step keeps the best sentences within the coarse budget (by their token
@@ -205,7 +218,8 @@ class CoarseToFineCompressor(BaseCompressor):
         units = self.fine.word_units(requests)  # every document through the token classifier, one pass
         shares = [self.single_document.coarse_share if self._is_single(r) else self.coarse_share  # type: ignore[union-attr]
                   for r in requests]
-        coarse = [self.coarse_selection(r, s, sc, share)
+        # with a word cut, the single-document request keeps every sentence here (the cut applies to words below)
+        coarse = [self.coarse_selection(r, s, replace(sc, min_score=None) if self._word_cut(r) else sc, share)
                   for r, s, sc, share in zip(requests, sentences, scored, shares, strict=True)]
         restricted = []
         for r, (kept, _, _), doc_units in zip(requests, coarse, units, strict=True):
@@ -220,6 +234,9 @@ class CoarseToFineCompressor(BaseCompressor):
                                        [pairs[i] for i in todo])
                 for i, g in zip(todo, got, strict=True):
                     scores[i] = g
+        for i, r in enumerate(requests):
+            if cut := self._word_cut(r):
+                restricted[i], scores[i] = _cut_words(restricted[i], scores[i], cut)
         outputs = []
         for r, u, sc, sent, (_, _, coarse_tokens) in zip(requests, restricted, scores, scored, coarse, strict=True):
             doc_scores = [float(x) for x in sent.doc_scores] if sent.doc_scores is not None else None
@@ -227,7 +244,12 @@ class CoarseToFineCompressor(BaseCompressor):
                    f"sentences to ~{coarse_tokens} tokens, then query-aware token pruning")
             out = select_words(r, u, sc, how, doc_scores)
             out = replace(out, extra={**(out.extra or {}), "coarse_tokens": coarse_tokens})
-            outputs.append(explain_relevance_cut(out, r.budget, self.min_relevance))
+            out = explain_relevance_cut(out, r.budget, self.min_relevance)
+            if (cut := self._word_cut(r)) and out.tokens is not None and out.tokens < 0.95 * r.budget:
+                out = replace(out, under_budget_reason=(
+                    f"relevance cut-off (min_relevance={self.min_relevance:g}, one document): words scoring under "
+                    f"{cut:g} x the best word's score were dropped ({out.tokens} of {r.budget} tokens used)"))
+            outputs.append(out)
         return outputs
 
     def coarse_selection(self, request: CompressionRequest, sentences: Sentences, scored: Scored,
@@ -266,3 +288,14 @@ class CoarseToFineCompressor(BaseCompressor):
         view = Sentences(request, tuple(chosen[k] for k in keep),
                          tuple(text[chosen[k].doc].text[chosen[k].start:chosen[k].end] for k in keep))
         return view, scored.subset(keep), used
+
+
+def _cut_words(units: list[Units], scores: list[np.ndarray], cut: float) -> tuple[list[Units], list[np.ndarray]]:
+    """Only the units scoring at least ``cut`` x the request's best unit score (and the forced ones)."""
+    best = max((float(np.max(s)) for s in scores if len(s)), default=0.0)
+    out_units, out_scores = [], []
+    for u, s in zip(units, scores, strict=True):
+        keep = (np.asarray(s) >= cut * best) | u.forced
+        out_units.append(Units(u.starts[keep], u.ends[keep], u.probs[keep], u.forced[keep]))
+        out_scores.append(np.asarray(s)[keep])
+    return out_units, out_scores

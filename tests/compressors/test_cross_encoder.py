@@ -192,3 +192,35 @@ def test_answer_span_signals_reach_sentence_ranking_and_fine_step() -> None:
     assert int(np.argmax(near)) == 3 and near[3] == pytest.approx(0.9)
     assert near[2] == pytest.approx(near[4]) and near[2] > near[1] > near[0] > 0
     assert answer_proximity(units, [empty]).tolist() == [0.0] * 6
+
+
+def test_min_relevance_cuts_words_of_a_single_document() -> None:
+    """One document with min_relevance: the words scoring under word_cut x the best word's score go, even with no
+    budget pressure, and the reason says so; word_cut=0 falls back to the sentence cut-off."""
+    from contextzip.compressors.pipeline import _cut_words
+    from contextzip.compressors.word_units import Units
+
+    units = [Units(np.asarray([0, 5, 9]), np.asarray([4, 8, 12]), np.asarray([0.9, 0.2, 0.5]),
+                   np.asarray([False, True, False]))]
+    kept, scores = _cut_words(units, [np.asarray([2.0, 0.1, 0.8])], 0.45)
+    assert kept[0].starts.tolist() == [0, 5] and scores[0].tolist() == [2.0, 0.1]  # the forced unit stays
+
+    one = [DOCS[0]]
+    comp = CoarseToFineCompressor(sentence_scorer=_Fixed("unused", min_relevance=0.5), min_relevance=0.5,
+                                  single_document={"word_cut": 0.45})
+    result = comp.compress(one, QUERY, rate=1.0)
+    assert 0 < result.compressed_tokens < result.original_tokens
+    assert "words scoring under 0.45" in (result.under_budget_reason or "")
+    assert result.threshold == 0.5
+    words = result.text.split()
+    assert "Paris" in words or "capital" in words  # the relevant first sentence leads
+    pos = 0
+    for w in words:  # faithful: kept words in their original order
+        pos = DOCS[0].text.find(w, pos)
+        assert pos >= 0
+    sentences = CoarseToFineCompressor(sentence_scorer=_Fixed("unused", min_relevance=0.5), min_relevance=0.5,
+                                       single_document={"word_cut": 0.0}).compress(one, QUERY, rate=1.0)
+    assert sentences.text.strip() == "Paris is the capital of France."
+    assert "keep probability" in (sentences.under_budget_reason or "")
+    several = comp.compress(DOCS, QUERY, rate=1.0)  # several documents: the sentence cut-off, as before
+    assert "keep probability" in (several.under_budget_reason or "")
