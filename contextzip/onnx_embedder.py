@@ -66,7 +66,7 @@ def _onnx_dir() -> str:
     return os.path.join(cache_dir(), "onnx")
 
 
-def _export_target(model_name_or_path: str, kind: str, folder: str | None) -> tuple[str, str, str]:
+def export_target(model_name_or_path: str, kind: str, folder: str | None) -> tuple[str, str, str]:
     """(the model's local path, the export folder, the export of this ``kind`` in it), named by the weights'
     fingerprint so that new weights get a new export."""
     path = resolve_model_path(model_name_or_path)
@@ -167,7 +167,7 @@ def quantize_rows(source: str, target: str, int8_weights: bool | None = None) ->
     return count
 
 
-def _require_export_dependencies() -> None:
+def require_export_dependencies() -> None:
     try:
         import onnx  # noqa: F401
         import torch  # noqa: F401
@@ -195,10 +195,10 @@ def _rows_file() -> str:
 def export_onnx(model_name_or_path: str, quantize: bool = True, folder: str | None = None) -> str:
     """The path of ``model_name_or_path`` as an ONNX file of (input_ids, attention_mask) -> unit embeddings,
     exported (and int8-quantized) on the first call, reused after."""
-    path, folder, target = _export_target(model_name_or_path, _rows_file() if quantize else "fp32.onnx", folder)
+    path, folder, target = export_target(model_name_or_path, _rows_file() if quantize else "fp32.onnx", folder)
     if os.path.exists(target):
         return target
-    _require_export_dependencies()
+    require_export_dependencies()
     import torch
     import transformers
 
@@ -354,11 +354,11 @@ def export_token_classifier(model_name_or_path: str, folder: str | None = None) 
     """The path of a Hugging Face ``AutoModelForTokenClassification`` as a float32 ONNX file of (input_ids,
     attention_mask) -> logits, exported on the first call into a folder of its own (a model over 2 GB keeps its
     weights in external data files there), reused after."""
-    path, folder, directory = _export_target(model_name_or_path, "token-classification.fp32", folder)
+    path, folder, directory = export_target(model_name_or_path, "token-classification.fp32", folder)
     target = os.path.join(directory, "model.onnx")  # its own folder: large weights go to external data files
     if os.path.exists(target):
         return target
-    _require_export_dependencies()
+    require_export_dependencies()
     import shutil
 
     import torch

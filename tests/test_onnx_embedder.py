@@ -23,10 +23,10 @@ STALE = ("int8.onnx", "int8-rows.onnx")  # exports of earlier int8 schemes, supe
 
 @pytest.fixture(scope="module")
 def onnx_dir(tmp_path_factory):
-    from contextzip.onnx_embedder import _export_target
+    from contextzip.onnx_embedder import export_target
 
     folder = str(tmp_path_factory.mktemp("onnx"))
-    prefix = _export_target("minilm", "", folder)[2]
+    prefix = export_target("minilm", "", folder)[2]
     for kind in STALE + ("other.onnx",):
         with open(prefix + kind, "wb") as f:
             f.write(b"stale")

@@ -250,14 +250,19 @@ def save_relevance_model(model: Any, config: dict[str, Any], folder: str) -> Non
         json.dump(config, f, indent=2)
 
 
+def relevance_config(folder: str) -> dict[str, Any]:
+    """The ``contextzip_relevance.json`` of a saved relevance model."""
+    with open(os.path.join(folder, RELEVANCE_CONFIG), encoding="utf-8") as f:
+        return json.load(f)
+
+
 def load_relevance_model(folder: str) -> tuple[Any, Any, dict[str, Any]]:
     """(tokenizer, model, config) of a saved relevance model: the base encoder named in its config, with the
     saved layers and heads on top."""
     from safetensors.torch import load_file
     from transformers import AutoTokenizer
 
-    with open(os.path.join(folder, RELEVANCE_CONFIG), encoding="utf-8") as f:
-        config = json.load(f)
+    config = relevance_config(folder)
     base = resolve_model_path(config["base_model"])
     model = build_relevance_model(base, config)
     state = unpack_state(load_file(os.path.join(folder, "model.safetensors")))
@@ -275,13 +280,40 @@ def is_relevance_model(path: str) -> bool:
 
 
 class _Loaded(LazyModel):
-    """The scorer's model: a contextzip relevance model or a Hugging Face sequence classifier."""
+    """The scorer's model: a contextzip relevance model (on torch or ONNX Runtime) or a Hugging Face sequence
+    classifier (torch)."""
+
+    def __init__(self, model_name_or_path: str, engine: ScoringEngine, backend: str = "auto") -> None:
+        super().__init__(model_name_or_path, engine)
+        self.backend = backend
+
+    def uses_onnx(self, path: str) -> bool:
+        """Whether this model runs on ONNX Runtime: ``backend="onnx"``, or "auto" for a contextzip relevance
+        model on a CPU engine that runs float32 (where torch has no faster kernels) with ONNX Runtime installed."""
+        if self.backend == "torch" or not is_relevance_model(path):
+            return False
+        if self.backend == "onnx":
+            return True
+        import torch
+
+        from contextzip.onnx_embedder import onnx_available
+
+        return self.engine.device == "cpu" and self.engine.dtype == torch.float32 and onnx_available()
 
     def load(self) -> tuple[Any, Any]:
         path = resolve_model_path(self.model_name_or_path)
         engine = self.engine
+        onnx = self.uses_onnx(path)
 
         def load() -> tuple[Any, Any]:
+            if onnx:
+                from transformers import AutoTokenizer
+
+                from contextzip.onnx_relevance import OnnxRelevanceModel
+
+                config = relevance_config(path)
+                return (AutoTokenizer.from_pretrained(resolve_model_path(config["base_model"])),
+                        OnnxRelevanceModel(path, config))
             if is_relevance_model(path):
                 tokenizer, model, config = load_relevance_model(path)
                 model.contextzip_config = config
@@ -292,7 +324,8 @@ class _Loaded(LazyModel):
                 model = transformers.AutoModelForSequenceClassification.from_pretrained(path)
             return tokenizer, engine.prepare(model)
 
-        return cached_model((path, "cross-encoder", engine.device, str(engine.dtype)), load)
+        key = (path, "cross-encoder", "onnx" if onnx else "torch", engine.device, str(engine.dtype))
+        return cached_model(key, load)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -314,14 +347,19 @@ class CrossEncoderScorer:
         max_length: word pieces per model input.
         use_titles: read ``metadata["title"]`` before a document's sentences.
         min_relevance: keep no sentence whose keep probability is below it (``None``: fill the budget).
+        backend: how a contextzip relevance model runs: "auto" (ONNX Runtime in float32 on a CPU engine that runs
+            float32, when installed: the same logits within 1e-4, :mod:`contextzip.onnx_relevance`; torch
+            otherwise), "torch" or "onnx". Hugging Face cross-encoders always run on torch.
     """
 
     def __init__(self, model_name_or_path: str = DEFAULT_MODEL, *, engine: ScoringEngine | None = None,
                  weights: CrossEncoderWeights | None = None, max_length: int | None = None, use_titles: bool = True,
-                 min_relevance: float | None = None) -> None:
+                 min_relevance: float | None = None, backend: str = "auto") -> None:
+        from contextzip.onnx_embedder import check_backend
+
         if min_relevance is not None and not 0.0 <= float(min_relevance) <= 1.0:
             raise ValueError(f"min_relevance must be in [0, 1] or None, but got {min_relevance!r}")
-        self.model = _Loaded(model_name_or_path, engine or ScoringEngine())
+        self.model = _Loaded(model_name_or_path, engine or ScoringEngine(), check_backend(backend))
         self.weights = weights or CrossEncoderWeights()
         self._max_length = max_length
         self.use_titles = use_titles

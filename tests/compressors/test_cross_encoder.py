@@ -224,3 +224,36 @@ def test_min_relevance_cuts_words_of_a_single_document() -> None:
     assert "keep probability" in (sentences.under_budget_reason or "")
     several = comp.compress(DOCS, QUERY, rate=1.0)  # several documents: the sentence cut-off, as before
     assert "keep probability" in (several.under_budget_reason or "")
+
+
+def test_relevance_model_on_onnx_runtime_matches_torch(tmp_path, monkeypatch) -> None:
+    """backend="onnx" exports contextzip-relevance once into the cache and gives torch's probabilities (float32,
+    within 1e-4); "auto" picks it on a float32 CPU engine; Hugging Face cross-encoders stay on torch."""
+    pytest.importorskip("onnxruntime")
+    from contextzip.model_registry import model_available
+
+    if not model_available("contextzip-relevance"):
+        pytest.skip("contextzip-relevance is not installed")
+    import torch
+
+    from contextzip.onnx_relevance import OnnxRelevanceModel, export_relevance_model
+
+    monkeypatch.setenv("CONTEXTZIP_CACHE", str(tmp_path / "cache"))
+    path = export_relevance_model("contextzip-relevance")
+    assert path.startswith(str(tmp_path)) and export_relevance_model("contextzip-relevance") == path  # once
+    onnx, ref = CrossEncoderScorer(backend="onnx"), CrossEncoderScorer(backend="torch")
+    assert isinstance(onnx.model.model, OnnxRelevanceModel) and isinstance(ref.model.model, torch.nn.Module)
+    got, want = onnx.probabilities([_sentences()])[0], ref.probabilities([_sentences()])[0]
+    np.testing.assert_allclose(got.sentences, want.sentences, atol=1e-4)
+    np.testing.assert_allclose(got.documents, want.documents, atol=1e-4)
+    for a, b in zip(got.answer_spans, want.answer_spans, strict=True):
+        assert a[0].tolist() == b[0].tolist()
+        np.testing.assert_allclose(a[2], b[2], atol=1e-4)
+    assert onnx.trained_on == ref.trained_on == ("squad",)
+    engine = ref.engine
+    assert CrossEncoderScorer(engine=engine).model.uses_onnx(resolve_model_path("contextzip-relevance")) == (
+        engine.device == "cpu" and engine.dtype == torch.float32)
+    assert not CrossEncoderScorer(_tiny(tmp_path, "bert", 1), backend="onnx").model.uses_onnx(
+        _tiny(tmp_path, "bert", 1))
+    with pytest.raises(ValueError, match="backend"):
+        CrossEncoderScorer(backend="tensorrt")
