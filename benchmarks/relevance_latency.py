@@ -1,6 +1,7 @@
 """p50 latency of query-guided and coarse-to-fine with and without the relevance model's rerank, interleaved
 question by question (HotpotQA report split, rate 0.25), as ratios to today's query-guided in the same run (and
-to query-guided on torch, the CPU default before the ONNX embedder).
+to query-guided on torch, the CPU default before the ONNX embedder); the rerank arms also with their
+cross-encoder on torch (the default on a CPU without ONNX Runtime, or one with native bf16).
 
     python benchmarks/relevance_latency.py [--questions 60] [--rounds 2]     # on a quiet machine
 """
@@ -25,16 +26,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
     offline_hub_defaults()
+    from contextzip.compressors.cross_encoder import CrossEncoderScorer
     from contextzip.compressors.pipeline import CoarseToFineCompressor
     from contextzip.compressors.query_guided import QueryGuidedCompressor
+    from contextzip.compressors.reranked import RerankedScorer
     from contextzip.eval.datasets import load_dataset
+
+    def reranked_on_torch() -> RerankedScorer:  # the same scorer as rerank=, its cross-encoder on torch
+        return RerankedScorer(QueryGuidedCompressor().scorer, CrossEncoderScorer(backend="torch"))
 
     examples = load_dataset("hotpotqa", None, None, "report")[: args.questions]
     arms = {"query-guided today": QueryGuidedCompressor(),
             "query-guided on torch (the default when the issue was written)": QueryGuidedCompressor(backend="torch"),
             "query-guided rerank": QueryGuidedCompressor(rerank="contextzip-relevance"),
             "coarse-to-fine today": CoarseToFineCompressor(),
-            "coarse-to-fine rerank": CoarseToFineCompressor(rerank="contextzip-relevance")}
+            "coarse-to-fine rerank": CoarseToFineCompressor(rerank="contextzip-relevance"),
+            "query-guided rerank, cross-encoder on torch": QueryGuidedCompressor(scorer=reranked_on_torch()),
+            "coarse-to-fine rerank, cross-encoder on torch": CoarseToFineCompressor(sentence_scorer=reranked_on_torch())}
     for comp in arms.values():
         for ex in examples[:3]:
             comp.compress(ex.documents, ex.question, rate=0.25)
