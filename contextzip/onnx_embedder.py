@@ -167,6 +167,23 @@ def quantize_rows(source: str, target: str, int8_weights: bool | None = None) ->
     return count
 
 
+def cpu_session(path: str, num_threads: int | None = None, spin: bool = False) -> Any:
+    """An ONNX Runtime CPU session of the model at ``path``: every graph optimisation, ``num_threads`` intra-op
+    threads (default: ONNX Runtime's choice), and idle threads that sleep unless ``spin`` (so they do not take the
+    CPU from a server's other threads)."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise missing_dependency("onnxruntime", "onnx") from exc
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if num_threads is not None:
+        options.intra_op_num_threads = num_threads
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
 def require_export_dependencies() -> None:
     try:
         import onnx  # noqa: F401
@@ -281,18 +298,11 @@ class OnnxSentenceEmbedder(SentenceEmbedder):
     def load(self) -> tuple[Any, Any]:
         def build() -> tuple[Any, Any]:
             try:
-                import onnxruntime as ort
+                import onnxruntime  # noqa: F401
                 import transformers
             except ImportError as exc:
                 raise missing_dependency("onnxruntime", "onnx") from exc
-            onnx_path = export_onnx(self.model_name_or_path, self.quantize)
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            if self.num_threads is not None:
-                options.intra_op_num_threads = self.num_threads
-            if not self.spin:  # idle threads sleep: they do not take the CPU from the server's other threads
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+            session = cpu_session(export_onnx(self.model_name_or_path, self.quantize), self.num_threads, self.spin)
             tokenizer = transformers.AutoTokenizer.from_pretrained(resolve_model_path(self.model_name_or_path))
             return tokenizer, session
 
@@ -392,16 +402,10 @@ class OnnxTokenClassifier:
 
     def __init__(self, model_name_or_path: str, num_threads: int | None = None) -> None:
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401
         except ImportError as exc:
             raise missing_dependency("onnxruntime", "onnx") from exc
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if num_threads is not None:
-            options.intra_op_num_threads = num_threads
-        self.session = ort.InferenceSession(export_token_classifier(model_name_or_path), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = cpu_session(export_token_classifier(model_name_or_path), num_threads)
 
     def __call__(self, input_ids: Any, attention_mask: Any) -> Any:
         import torch

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from contextzip.errors import missing_dependency
 from contextzip.models import quiet_loading
-from contextzip.onnx_embedder import export_target, require_export_dependencies
+from contextzip.onnx_embedder import cpu_session, export_target, require_export_dependencies
 
 logger = logging.getLogger(__name__)
 
@@ -91,18 +92,10 @@ class OnnxRelevanceModel:
 
     def __init__(self, model_name_or_path: str, config: dict[str, Any], num_threads: int | None = None) -> None:
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401
         except ImportError as exc:
-            from contextzip.errors import missing_dependency
-
             raise missing_dependency("onnxruntime", "onnx") from exc
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if num_threads is not None:
-            options.intra_op_num_threads = num_threads
-        self.session = ort.InferenceSession(export_relevance_model(model_name_or_path), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = cpu_session(export_relevance_model(model_name_or_path), num_threads)
         self.contextzip_config = config
 
     def __call__(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> tuple[Any, Any, Any]:
