@@ -37,6 +37,21 @@ def _examples(data_dir, name: str, n: int = 50):  # type: ignore[no-untyped-def]
     return load_dataset(name, str(data_dir), n)
 
 
+@pytest.fixture(scope="module")
+def shared_embedder(query_guided):  # type: ignore[no-untyped-def]
+    """The session's sentence embedder again, with a memory cache of its own: the two windows modes and
+    coarse-to-fine's coarse step embed the same sentences of the same questions, and a vector depends on its text
+    only (outputs with and without a cache are the same: tests/test_cache.py), so each text is embedded once."""
+    from contextzip.cache import MemoryCache
+    from contextzip.onnx_embedder import OnnxSentenceEmbedder
+
+    embedder = query_guided.embedder
+    if isinstance(embedder, OnnxSentenceEmbedder):
+        return OnnxSentenceEmbedder(embedder.model_name_or_path, batch_size=embedder.engine.batch_size,
+                                    cache=MemoryCache())
+    return type(embedder)(embedder.model_name_or_path, engine=embedder.engine, cache=MemoryCache())
+
+
 def test_the_checker_catches_cut_names_and_numbers() -> None:
     text = "The film starred George Raft and was released on November 25, 1949, by United Artists."
     assert ends_inside_name_or_number(text, text.index(" Raft"))
@@ -49,13 +64,13 @@ def test_the_checker_catches_cut_names_and_numbers() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("windows", ["phrases", "clauses"])
 @pytest.mark.parametrize("dataset", ["hotpotqa", "nq"])
-def test_query_guided_pieces_are_whole_sentences_clauses_or_phrases(data_dir, query_guided, dataset: str,
+def test_query_guided_pieces_are_whole_sentences_clauses_or_phrases(data_dir, shared_embedder, dataset: str,
                                                                     windows: str) -> None:
     """The default ("phrases") keeps whole sentences, clauses or phrases; ``windows="clauses"`` whole sentences
     or clauses only."""
     from contextzip.compressors.query_guided import QueryGuidedCompressor
 
-    compressor = QueryGuidedCompressor(embedder=query_guided.embedder, windows=windows)
+    compressor = QueryGuidedCompressor(embedder=shared_embedder, windows=windows)
     split = split_phrases if windows == "phrases" else split_clauses
     for ex in _examples(data_dir, dataset):
         result = compressor.compress(ex.documents, ex.question, rate=0.25)
@@ -71,10 +86,12 @@ def test_query_guided_pieces_are_whole_sentences_clauses_or_phrases(data_dir, qu
 @pytest.mark.slow
 @pytest.mark.skipif(not model_available("contextzip-token-clf"), reason="token classifier absent")
 @pytest.mark.parametrize("dataset", ["hotpotqa", "nq"])
-def test_coarse_to_fine_pieces_never_end_inside_a_name_or_number(data_dir, query_guided, dataset: str) -> None:
+def test_coarse_to_fine_pieces_never_end_inside_a_name_or_number(data_dir, shared_embedder, dataset: str) -> None:
+    from contextzip.compressors.query_guided import QueryGuidedCompressor
     from contextzip.registry import load_compressor
 
-    compressor = load_compressor("coarse-to-fine", sentence_scorer=query_guided.scorer)
+    scorer = QueryGuidedCompressor(embedder=shared_embedder).scorer
+    compressor = load_compressor("coarse-to-fine", sentence_scorer=scorer)
     cut = []
     for ex in _examples(data_dir, dataset):
         result = compressor.compress(ex.documents, ex.question, rate=0.25)
