@@ -12,8 +12,8 @@ A compressor scores *units* (sentences, words, phrases: character spans of its d
 4. with a ``window`` function, leftover budget goes to a window of the best unit not kept whole (cut inside a
    word, to use 95% of the budget, only with ``cut_inside_words=True``);
 5. when no unit fits whole (one longer than the budget: a run of text without spaces), the best unit's head is
-   kept, cut at a token boundary (unless ``head_fallback=False``: then nothing is kept, and ``Fit.reason`` says
-   why).
+   kept, ending at a word boundary (at a token boundary when not even its first word fits), unless
+   ``head_fallback=False``: then nothing is kept, and ``Fit.reason`` says why.
 
 Every count is of the rendered text (:mod:`contextzip.render`, with the elision marker when one is given) with the
 real token counter, so the output never exceeds the budget. It uses at least 95% of it, or the next whole unit
@@ -213,8 +213,8 @@ def fit_budget(
         cut_inside_words: with a ``window``, cut a unit's head inside a word when that is what it takes to use
             95% of the budget (off: pieces end at the window's own boundaries).
         max_fill_tries: the most trial renderings that fail to fit, spent filling after the prefix.
-        head_fallback: when nothing fits whole or as a window, keep the best unit's head cut at a token
-            boundary (step 5); ``False`` keeps nothing rather than a piece the window would not cut.
+        head_fallback: when nothing fits whole or as a window, keep the best unit's head, cut at a word
+            boundary where one fits (step 5); ``False`` keeps nothing rather than a piece the window would not cut.
     """
     if budget < 0:
         raise BudgetError(f"budget must be >= 0, but got {budget}")
@@ -280,9 +280,9 @@ def fit_budget(
                 if state.try_window(i, fn, room, current) and state.n >= MIN_BUDGET_USE * budget:
                     break  # windows of the best units that can take one, until 95% of the budget is used
     # 5. Nothing fits whole (a unit longer than the budget, such as text without spaces): the best unit's head,
-    #    cut at a token boundary.
+    #    ending at a word boundary, or at a token boundary when not one whole word fits.
     if not state.pieces and budget > 0 and head_fallback:
-        state.try_window(eligible[0], head_window(doc_texts, counter, word_boundary=False), budget)
+        state.try_window(eligible[0], head_window(doc_texts, counter, word_boundary=True), budget)
     return _result(state, units, score, threshold)
 
 

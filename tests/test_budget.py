@@ -166,6 +166,22 @@ def test_fit_budget_head_fallback_only_when_asked(counter):
     assert strict.text == "" and strict.tokens == 0 and "would not fit" in strict.reason
 
 
+def test_fit_budget_head_fallback_ends_at_a_word_boundary(counter):
+    """Step 5 keeps whole words ("... gave a", not "... gave a well-re"); only a first word longer than the
+    budget is cut at a token boundary."""
+    text = "New York Governor Mario Cuomo gave a well-received keynote address at the convention."
+    units, values = _units([text], [1.0])
+    never = lambda doc, start, end, max_tokens: (start, start)  # noqa: E731 (a window that finds nothing)
+    for budget in range(1, counter.count(text)):
+        head = fit_budget([text], units, values, budget, counter, window=never)
+        assert 0 < head.tokens <= budget and text.startswith(head.text)
+        first_fits = counter.count("New") <= budget
+        assert (text[len(head.text)] == " ") == first_fits, (budget, head.text)
+    word = "Pneumonoultramicroscopicsilicovolcanoconiosis"
+    head = fit_budget([word], *_units([word], [1.0]), 3, counter, window=never)
+    assert 0 < head.tokens <= 3 and word.startswith(head.text) and len(head.text) < len(word)
+
+
 def test_fit_budget_orders_documents_as_asked(counter):
     docs = ["First document.", "Second document."]
     units, values = _units(docs, [0.1, 0.9])
