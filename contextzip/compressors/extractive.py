@@ -69,8 +69,9 @@ class SentenceSelectionCompressor(BaseCompressor):
         elision: the marker shown where text was dropped between kept pieces (counted in the budget); ``None``
             joins them with a plain space.
         partial_share: a sentence that does not fit whole keeps a window when at least this share of it fits.
-        head_fallback: when neither a whole sentence nor a window fits, keep the best sentence's head cut at a
-            token boundary (``False``: keep nothing, and say so in ``under_budget_reason``).
+        head_fallback: when neither a whole sentence nor a window fits, keep the best sentence's head, ending at
+            a word boundary (at a token boundary when not even its first word fits; ``False``: keep nothing, and
+            say so in ``under_budget_reason``).
         token_counter, separator, force_keep, keep_ids, protect, reorder: see
             :class:`~contextzip.compressors.base.BaseCompressor` and :mod:`contextzip.controls`.
     """
