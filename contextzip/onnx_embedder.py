@@ -30,11 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from contextzip.cache import output_cache, weights_fingerprint
+from contextzip.cache import output_cache
 from contextzip.engine import ScoringEngine, cpu_info, pad_batch
 from contextzip.errors import missing_dependency
 from contextzip.model_registry import resolve_model_path
 from contextzip.models import SentenceEmbedder, cached_model, quiet_loading
+from contextzip.onnx_export import begin_export, export_graph
 
 logger = logging.getLogger(__name__)
 
@@ -58,21 +59,6 @@ def exact_int8_weights() -> bool:
         return False
     flags = cpu_info()[1]
     return "avx512_vnni" in flags or "avx_vnni" in flags
-
-
-def _onnx_dir() -> str:
-    from contextzip.causal_lm import cache_dir
-
-    return os.path.join(cache_dir(), "onnx")
-
-
-def export_target(model_name_or_path: str, kind: str, folder: str | None) -> tuple[str, str, str]:
-    """(the model's local path, the export folder, the export of this ``kind`` in it), named by the weights'
-    fingerprint so that new weights get a new export."""
-    path = resolve_model_path(model_name_or_path)
-    folder = folder or _onnx_dir()
-    name = f"{os.path.basename(path.rstrip('/')) or 'model'}-{weights_fingerprint(path)}"
-    return path, folder, os.path.join(folder, f"{name}.{kind}")
 
 
 def quantize_rows(source: str, target: str, int8_weights: bool | None = None) -> int:
@@ -184,27 +170,6 @@ def cpu_session(path: str, num_threads: int | None = None, spin: bool = False) -
     return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
-def require_export_dependencies() -> None:
-    try:
-        import onnx  # noqa: F401
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError as exc:
-        raise missing_dependency("onnxruntime and onnx", "onnx") from exc
-
-
-def _export_graph(module: Any, sample: tuple[Any, Any], path: str, output: str, output_axes: dict[int, str]) -> None:
-    """``module`` of (input_ids, attention_mask) -> ``output`` saved as ONNX at ``path`` (opset 17, batch and
-    length dynamic), with transformers' and torch's export chatter silenced."""
-    import torch
-
-    dynamic = {"input_ids": {0: "batch", 1: "length"}, "attention_mask": {0: "batch", 1: "length"},
-               output: output_axes}
-    with quiet_loading(), torch.inference_mode(False), torch.no_grad():
-        torch.onnx.export(module, sample, path, input_names=["input_ids", "attention_mask"], output_names=[output],
-                          dynamic_axes=dynamic, opset_version=17, dynamo=False)
-
-
 def _rows_file() -> str:
     return "int8-rows-s8.onnx" if exact_int8_weights() else "int8-rows-u8.onnx"
 
@@ -212,15 +177,12 @@ def _rows_file() -> str:
 def export_onnx(model_name_or_path: str, quantize: bool = True, folder: str | None = None) -> str:
     """The path of ``model_name_or_path`` as an ONNX file of (input_ids, attention_mask) -> unit embeddings,
     exported (and int8-quantized) on the first call, reused after."""
-    path, folder, target = export_target(model_name_or_path, _rows_file() if quantize else "fp32.onnx", folder)
-    if os.path.exists(target):
+    path, folder, target, needed = begin_export(model_name_or_path, _rows_file() if quantize else "fp32.onnx", folder)
+    if not needed:
         return target
-    require_export_dependencies()
     import torch
     import transformers
 
-    os.makedirs(folder, exist_ok=True)
-    logger.info("Exporting %s to ONNX%s (once): %s", model_name_or_path, " int8" if quantize else "", target)
     tokenizer = transformers.AutoTokenizer.from_pretrained(path)
     model = transformers.AutoModel.from_pretrained(path, attn_implementation="eager").eval()
 
@@ -238,7 +200,7 @@ def export_onnx(model_name_or_path: str, quantize: bool = True, folder: str | No
     sample = tokenizer(["a sample sentence", "two"], padding=True, return_tensors="pt")
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         fp32 = os.path.join(tmp, "model.onnx")
-        _export_graph(Pooled(model).eval(), (sample["input_ids"], sample["attention_mask"]), fp32, "embedding",
+        export_graph(Pooled(model).eval(), (sample["input_ids"], sample["attention_mask"]), fp32, "embedding",
                       {0: "batch"})
         out = fp32
         if quantize:
@@ -364,25 +326,22 @@ def export_token_classifier(model_name_or_path: str, folder: str | None = None) 
     """The path of a Hugging Face ``AutoModelForTokenClassification`` as a float32 ONNX file of (input_ids,
     attention_mask) -> logits, exported on the first call into a folder of its own (a model over 2 GB keeps its
     weights in external data files there), reused after."""
-    path, folder, directory = export_target(model_name_or_path, "token-classification.fp32", folder)
-    target = os.path.join(directory, "model.onnx")  # its own folder: large weights go to external data files
-    if os.path.exists(target):
+    # its own folder: large weights go to external data files
+    path, folder, target, needed = begin_export(model_name_or_path, "token-classification.fp32", folder, "model.onnx")
+    if not needed:
         return target
-    require_export_dependencies()
     import shutil
 
     import torch
     import transformers
 
-    os.makedirs(folder, exist_ok=True)
-    logger.info("Exporting %s to ONNX (once): %s", model_name_or_path, target)
     with quiet_loading():
         model = transformers.AutoModelForTokenClassification.from_pretrained(path, attn_implementation="eager").eval()
     sample = torch.tensor([[5, 6, 7, 8], [5, 6, 7, 8]]), torch.ones((2, 4), dtype=torch.long)
     tmp = tempfile.mkdtemp(dir=folder)
     try:
-        _export_graph(model, sample, os.path.join(tmp, "model.onnx"), "logits", {0: "batch", 1: "length"})
-        os.rename(tmp, directory)  # atomic: a concurrent process sees the whole export or none
+        export_graph(model, sample, os.path.join(tmp, "model.onnx"), "logits", {0: "batch", 1: "length"})
+        os.rename(tmp, os.path.dirname(target))  # atomic: a concurrent process sees the whole export or none
     except OSError:
         if not os.path.exists(target):  # not another process's export that landed first
             raise

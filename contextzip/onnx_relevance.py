@@ -24,7 +24,7 @@ import numpy as np
 
 from contextzip.errors import missing_dependency
 from contextzip.models import quiet_loading
-from contextzip.onnx_embedder import cpu_session, export_target, require_export_dependencies
+from contextzip.onnx_embedder import begin_export, cpu_session
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +38,11 @@ def export_relevance_model(model_name_or_path: str, folder: str | None = None) -
     token_type_ids) -> (keep, passage, answer) logits, exported on the first call and reused after."""
     from contextzip.compressors.cross_encoder import load_relevance_model
 
-    path, folder, target = export_target(model_name_or_path, "relevance.fp32-fused.onnx", folder)
-    if os.path.exists(target):
+    path, folder, target, needed = begin_export(model_name_or_path, "relevance.fp32-fused.onnx", folder)
+    if not needed:
         return target
-    require_export_dependencies()
     import torch
 
-    os.makedirs(folder, exist_ok=True)
-    logger.info("Exporting %s to ONNX (once): %s", model_name_or_path, target)
     # A throwaway instance: a module traced by torch.onnx.export is not reused for inference here.
     with quiet_loading():
         tokenizer, model, _ = load_relevance_model(path)

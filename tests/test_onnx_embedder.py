@@ -23,7 +23,7 @@ STALE = ("int8.onnx", "int8-rows.onnx")  # exports of earlier int8 schemes, supe
 
 @pytest.fixture(scope="module")
 def onnx_dir(tmp_path_factory):
-    from contextzip.onnx_embedder import export_target
+    from contextzip.onnx_export import export_target
 
     folder = str(tmp_path_factory.mktemp("onnx"))
     prefix = export_target("minilm", "", folder)[2]
@@ -42,7 +42,7 @@ def test_export_once_and_embeddings_close_to_torch(onnx_dir, monkeypatch):
     assert os.path.exists(prefix + "other.onnx")  # and nothing else
     mtime = os.path.getmtime(path)
     assert export_onnx("minilm", quantize=True, folder=onnx_dir) == path and os.path.getmtime(path) == mtime
-    monkeypatch.setattr("contextzip.onnx_embedder._onnx_dir", lambda: onnx_dir)
+    monkeypatch.setattr("contextzip.onnx_export._onnx_dir", lambda: onnx_dir)
     emb = OnnxSentenceEmbedder(num_threads=1)
     got = emb.encode(TEXTS)
     ref = SentenceEmbedder(engine=ScoringEngine(dtype="float32")).encode(TEXTS)
@@ -58,7 +58,7 @@ def test_drop_in_embedder_for_query_guided(onnx_dir, monkeypatch):
     from contextzip.cache import MemoryCache
     from contextzip.compressors.query_guided import QueryGuidedCompressor
 
-    monkeypatch.setattr("contextzip.onnx_embedder._onnx_dir", lambda: onnx_dir)
+    monkeypatch.setattr("contextzip.onnx_export._onnx_dir", lambda: onnx_dir)
     embedder = OnnxSentenceEmbedder(cache=MemoryCache())
     comp = QueryGuidedCompressor(embedder=embedder)
     docs = [TEXTS[0] + " " + TEXTS[2]] * 3
@@ -75,7 +75,7 @@ def test_drop_in_embedder_for_query_guided(onnx_dir, monkeypatch):
 def test_a_vector_does_not_depend_on_its_batch(onnx_dir, monkeypatch):
     # Per-tensor dynamic quantization (quantize_dynamic) moved the same sentence by up to 0.035 between a batch
     # of 8 and a batch of 1; per-row scales leave only float32 rounding (padding changes the reduction order).
-    monkeypatch.setattr("contextzip.onnx_embedder._onnx_dir", lambda: onnx_dir)
+    monkeypatch.setattr("contextzip.onnx_export._onnx_dir", lambda: onnx_dir)
     texts = [f"{t} Number {i} of a longer batch, padded to its longest text." * (1 + i % 3)
              for i, t in enumerate(TEXTS * 4)]
     batched = OnnxSentenceEmbedder(cache=False, batch_size=8).encode(texts)
@@ -181,7 +181,7 @@ def test_token_classifier_on_onnx_runtime_matches_torch(tmp_path, monkeypatch):
     from contextzip.compressors.token_scorer import TokenKeepScorer
     from contextzip.model_registry import resolve_model_path
 
-    monkeypatch.setattr("contextzip.onnx_embedder._onnx_dir", lambda: str(tmp_path / "onnx"))
+    monkeypatch.setattr("contextzip.onnx_export._onnx_dir", lambda: str(tmp_path / "onnx"))
     tokenizer = transformers.AutoTokenizer.from_pretrained(resolve_model_path("minilm"))
     config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
                                      num_attention_heads=2, intermediate_size=64, num_labels=2)
