@@ -6,9 +6,10 @@ relevance with its document's, so the budget flows to the documents that matter 
 them, to the sentences that matter (the fine step). Documents whose title is named by the best documents get a
 share of their relevance (the bridge entity of a multi-hop question), and sentences holding the kind of answer a
 wh-question asks for (a date for "when", a number for "how many", a name for "who") get a prior. Kept sentences
-stay in their original order. A sentence too long to keep whole is cut to its best window of words (the token
-level: content words, numbers and names near the question's terms; see ``contextzip.relevance.query_window``),
-and leftover budget is filled the same way.
+stay in their original order. A sentence too long to keep whole is cut to its best run of whole clauses (at
+budgets of at least :data:`CLAUSE_BUDGET` tokens) or phrases (under it), weighted by content words, numbers and
+names near the question's terms (see ``contextzip.clauses.clause_window``), and leftover budget is filled the
+same way, an elision marker where text was dropped between kept pieces.
 
 Without a query the same machinery scores query-free importance: each sentence's similarity to the centroid of
 the context (centrality) plus a lead-sentence prior, and the result says so (``strategy``).
@@ -52,8 +53,14 @@ from contextzip.types import CompressionRequest
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["QueryGuidedCompressor", "QueryGuidedScorer", "QueryGuidedWeights", "query_clause_windows",
-           "query_windows", "query_word_windows"]
+__all__ = ["CLAUSE_BUDGET", "QueryGuidedCompressor", "QueryGuidedScorer", "QueryGuidedWeights",
+           "query_auto_windows", "query_clause_windows", "query_windows", "query_word_windows"]
+
+# windows="auto": whole clauses for a budget of at least this many tokens, phrases under it. Chosen on the tune
+# splits (docs/sections/readable_output.md): under ~150 tokens often no whole clause holding the answer fits, and
+# phrases keep more answers (NQ tune: 46 more of 831 requests under 100 tokens; HotpotQA tune: 2 more of 37 at
+# 125-149 tokens); from 150 tokens on, clauses and phrases kept the same answers in every request.
+CLAUSE_BUDGET = 150
 
 
 @dataclass(frozen=True)
@@ -73,9 +80,10 @@ class QueryGuidedWeights:
 
 
 def query_windows(request: CompressionRequest) -> WindowFn:
-    """How query-guided compression cuts a sentence too long to keep whole (``windows="phrases"``, the default):
-    its best run of whole phrases for the question (clauses, cut further before a preposition, conjunction or
-    relative word: :func:`contextzip.clauses.split_phrases`), so no piece ends inside a number or a name."""
+    """How query-guided compression cuts a sentence too long to keep whole under ``windows="phrases"`` (and
+    ``"auto"`` at budgets under :data:`CLAUSE_BUDGET`): its best run of whole phrases for the question (clauses,
+    cut further before a preposition, conjunction or relative word: :func:`contextzip.clauses.split_phrases`), so
+    no piece ends inside a number or a name."""
     return _windows(request, lambda *args: clause_window(*args, phrases=True))
 
 
@@ -85,6 +93,17 @@ def query_clause_windows(request: CompressionRequest) -> WindowFn:
     budgets, where often no whole clause fits: 629 of 1,300 NQ answers at rate 0.25 against 734 with phrases
     (HotpotQA: 223 of 252 both)."""
     return _windows(request, clause_window)
+
+
+def query_auto_windows(request: CompressionRequest) -> WindowFn:
+    """The default (``windows="auto"``): :func:`query_clause_windows` when the request's budget is at least
+    :data:`CLAUSE_BUDGET` tokens, :func:`query_windows` (phrases) under it."""
+    return query_clause_windows(request) if _whole_clauses("auto", request) else query_windows(request)
+
+
+def _whole_clauses(windows: str, request: CompressionRequest) -> bool:
+    """Whether ``windows`` keeps whole clauses only for this request."""
+    return windows == "clauses" or windows == "auto" and request.budget >= CLAUSE_BUDGET
 
 
 def query_word_windows(request: CompressionRequest) -> WindowFn:
@@ -223,7 +242,8 @@ class QueryGuidedScorer:
         return Scored(score, doc_scores, "query-free: centrality (MiniLM) + lead-sentence prior")
 
 
-_WINDOWS = {"phrases": query_windows, "clauses": query_clause_windows, "words": query_word_windows}
+_WINDOWS = {"auto": query_auto_windows, "phrases": query_windows, "clauses": query_clause_windows,
+            "words": query_word_windows}
 
 
 class QueryGuidedCompressor(SentenceSelectionCompressor):
@@ -241,9 +261,11 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         use_titles: prepend ``metadata["title"]`` to sentences and documents when embedding them.
         fill_budget: fill leftover budget with the best window of a sentence that no longer fits whole
             (``False``: whole sentences only).
-        windows: what such a window is made of: "phrases" (default: pieces end at a sentence, clause or phrase
-            boundary, never inside a number or a name), "clauses" (whole clauses only: reads best, keeps fewer
-            answers at tight budgets, and nothing when not one whole clause fits) or "words" (tighter fill, word-level fragments).
+        windows: what such a window is made of: "auto" (default: whole clauses for a budget of at least
+            :data:`CLAUSE_BUDGET` tokens, phrases under it), "phrases" (pieces end at a sentence, clause or
+            phrase boundary, never inside a number or a name), "clauses" (whole clauses only: reads best, keeps
+            fewer answers at tight budgets, and nothing when not one whole clause fits) or "words" (tighter
+            fill, word-level fragments).
         elision: the marker shown where text was dropped between kept pieces (" … " by default, counted in the
             budget); ``None`` joins them with a plain space.
         partial_share: a sentence that does not fit whole keeps its best window when at least this share of it
@@ -277,7 +299,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         weights: QueryGuidedWeights | None = None,
         use_titles: bool = True,
         fill_budget: bool = True,
-        windows: str = "phrases",
+        windows: str = "auto",
         elision: str | None = ELISION,
         partial_share: float = 0.3,
         backend: str = "auto",
@@ -300,6 +322,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
             chosen = RerankedScorer(chosen, CrossEncoderScorer(rerank, engine=engine), min_relevance=min_relevance)
         super().__init__(chosen, window=_WINDOWS[windows] if fill_budget else None, elision=elision,
                          partial_share=partial_share, head_fallback=windows != "clauses", **kwargs)
+        self.windows = windows
         self.embedder = embedder
         self.weights = getattr(self.scorer, "weights", None)
         self.fill_budget = fill_budget
@@ -316,6 +339,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         for r, s, sc in zip(requests, sentences, scored, strict=True):
             window = (answer_windows(s, sc) or (self.window(r) if self.window else None)) if self.fill_budget else None
             out = select_sentences(s, sc, window, self.elision, controls=self.controls,
-                                   partial_share=self.partial_share, head_fallback=self.head_fallback)
+                                   partial_share=self.partial_share,
+                                   head_fallback=self.head_fallback and not _whole_clauses(self.windows, r))
             outputs.append(explain_relevance_cut(out, r.budget, self.min_relevance))
         return outputs

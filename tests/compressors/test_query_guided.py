@@ -69,6 +69,37 @@ def test_pieces_are_whole_sentences_clauses_or_phrases(query_guided, windows):
             assert span.start in {a for a, _ in bounds} and span.end in {b for _, b in bounds}, (budget, span)
 
 
+LONG_DOCS = [
+    Document("The Harwick Point lighthouse, which stands on a granite ledge at the mouth of the estuary, was first lit "
+             "in 1872 by the harbour commission, after a decade of wrecks on the outer shoals had cost the town dozens "
+             "of ships and the lives of their crews. Its first lamp burned whale oil, and its keepers carried the oil "
+             "up one hundred and twelve steps every evening, in every season, until the lamp was converted to "
+             "paraffin in 1901.", "history"),
+    Document("Seven keepers served at Harwick Point over eighty years, most of them for less than a decade, though the "
+             "longest-serving keeper, Marta Lindqvist, who had come to the point as a keeper's daughter, tended the "
+             "light for thirty-one years, from 1924 to 1955, through two wars and the great storm of 1938. She kept a "
+             "daily log of the weather, the ships that passed and the birds that struck the lantern, and the log is "
+             "now held by the town museum.", "keepers"),
+    Document("The light was automated in 1987, when a solar-charged LED beacon replaced the rotating lens, which had "
+             "been made in Paris in 1900 and shipped to the point in forty crates, and the last keeper's cottage was "
+             "sold to a trust that restored it as a museum, with a reading room, a small shop and a garden of coastal "
+             "plants that the keepers had grown for their kitchen.", "automation"),
+]
+
+
+def test_auto_windows_are_phrases_under_the_clause_budget_and_clauses_from_it(query_guided):
+    """The default ``windows="auto"`` cuts as "phrases" at budgets under ``CLAUSE_BUDGET`` and as "clauses"
+    from it on (here the two differ at both budgets, so either wrong choice shows)."""
+    from contextzip.compressors.query_guided import CLAUSE_BUDGET, QueryGuidedCompressor
+
+    assert QueryGuidedCompressor(embedder=query_guided.embedder).windows == "auto"
+    query = "Who was the longest-serving keeper of the lighthouse, and when was it automated?"
+    for budget, same, other in ((CLAUSE_BUDGET - 1, "phrases", "clauses"), (CLAUSE_BUDGET, "clauses", "phrases")):
+        texts = {w: QueryGuidedCompressor(embedder=query_guided.embedder, windows=w).compress(
+            LONG_DOCS, query, target_tokens=budget).text for w in ("auto", same, other)}
+        assert texts["auto"] == texts[same] != texts[other], budget
+
+
 def test_query_free_mode_says_so(query_guided):
     result = query_guided.compress(DOCS, None, target_tokens=30)
     assert result.strategy.startswith("query-free")

@@ -1,6 +1,6 @@
-"""Readable extractive output on real data: query-guided keeps whole sentences, clauses or phrases (whole
-sentences or clauses with ``windows="clauses"``), and no kept piece of query-guided or coarse-to-fine output
-ends inside a number or a name (issue: readable output)."""
+"""Readable extractive output on real data: query-guided keeps whole sentences or clauses at budgets of 150
+tokens and more, whole phrases under it (``windows="clauses"``: whole sentences or clauses always), and no kept
+piece of query-guided or coarse-to-fine output ends inside a number or a name (issue: readable output)."""
 
 from __future__ import annotations
 
@@ -62,18 +62,22 @@ def test_the_checker_catches_cut_names_and_numbers() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("windows", ["phrases", "clauses"])
+@pytest.mark.parametrize("windows", ["auto", "phrases", "clauses"])
 @pytest.mark.parametrize("dataset", ["hotpotqa", "nq"])
 def test_query_guided_pieces_are_whole_sentences_clauses_or_phrases(data_dir, shared_embedder, dataset: str,
                                                                     windows: str) -> None:
-    """The default ("phrases") keeps whole sentences, clauses or phrases; ``windows="clauses"`` whole sentences
-    or clauses only."""
-    from contextzip.compressors.query_guided import QueryGuidedCompressor
+    """``windows="phrases"`` keeps whole sentences, clauses or phrases; ``windows="clauses"`` whole sentences
+    or clauses only; the default ("auto") whole sentences or clauses at budgets of ``CLAUSE_BUDGET`` tokens and
+    more, phrases under it."""
+    from contextzip.compressors.query_guided import CLAUSE_BUDGET, QueryGuidedCompressor
 
     compressor = QueryGuidedCompressor(embedder=shared_embedder, windows=windows)
-    split = split_phrases if windows == "phrases" else split_clauses
+    budgets = set()
     for ex in _examples(data_dir, dataset):
         result = compressor.compress(ex.documents, ex.question, rate=0.25)
+        budgets.add(result.target_tokens >= CLAUSE_BUDGET)
+        clauses = windows == "clauses" or windows == "auto" and result.target_tokens >= CLAUSE_BUDGET
+        split = split_clauses if clauses else split_phrases
         for span in result.kept_spans:
             text = ex.documents[span.doc].text
             bounds = [(s.start + c.start, s.start + c.end) for s in split_sentences(text)
@@ -81,6 +85,8 @@ def test_query_guided_pieces_are_whole_sentences_clauses_or_phrases(data_dir, sh
             assert span.start in {a for a, _ in bounds} and span.end in {b for _, b in bounds}, \
                 text[span.start:span.end]
             assert not ends_inside_name_or_number(text, span.end), text[span.start:span.end]
+    if windows == "auto":  # HotpotQA's budgets at 0.25 (~325 tokens) take clauses, NQ's (~26 tokens) phrases
+        assert (dataset == "hotpotqa") in budgets
 
 
 @pytest.mark.slow
