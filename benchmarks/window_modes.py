@@ -1,7 +1,7 @@
 """Where whole clauses cost answers: query-guided with ``windows="phrases"`` against ``windows="clauses"``, request
 by request, split by the request's budget (the evidence for ``CLAUSE_BUDGET``, the line of ``windows="auto"``).
 
-Both arms share one embedder (and its default cache), so they differ only in how a sentence too long to keep whole is
+Both arms share one embedder with a memory cache, so they differ only in how a sentence too long to keep whole is
 cut. NQ runs at rates 0.25 / 0.5 / 0.75 (budgets of ~25-80 tokens), HotpotQA at 0.05 / 0.1 / 0.25 (~65-325).
 
     python benchmarks/window_modes.py --split tune      # choose the line here
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     offline_hub_defaults()
+    from contextzip.cache import MemoryCache, set_default_cache
     from contextzip.compressors.query_guided import CLAUSE_BUDGET, QueryGuidedCompressor
     from contextzip.engine import ScoringEngine
     from contextzip.eval.metrics import contains_answer
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     from contextzip.onnx_embedder import sentence_embedder
 
     line = CLAUSE_BUDGET if args.line is None else args.line
+    set_default_cache(MemoryCache())  # each text is embedded once for both arms and every rate
     embedder = sentence_embedder("minilm", ScoringEngine(), "auto", "auto")
     arms = {w: QueryGuidedCompressor(embedder=embedder, windows=w) for w in ("phrases", "clauses")}
     rows = []
