@@ -10,7 +10,8 @@ A compressor scores *units* (sentences, words, phrases: character spans of its d
    a unit that does not fit keeps its best window when at least ``partial_share`` of it can stay (the best
    unit always can);
 4. with a ``window`` function, leftover budget goes to a window of the best unit not kept whole (cut inside a
-   word, to use 95% of the budget, only with ``cut_inside_words=True``);
+   word, to use 95% of the budget, only with ``cut_inside_words=True``; with ``fill_new_documents=False``, only
+   of a document already in the output);
 5. when no unit fits whole (one longer than the budget: a run of text without spaces), the best unit's head is
    kept, ending at a word boundary (at a token boundary when not even its first word fits), unless
    ``head_fallback=False``: then nothing is kept, and ``Fit.reason`` says why.
@@ -141,6 +142,7 @@ class _Fitter:
         self.counter, self.separator, self.doc_order, self.elision = counter, separator, doc_order, elision
         self.pieces: list[tuple[int, int, int]] = []
         self.text, self.per_doc, self.n = "", [""] * len(doc_texts), 0
+        self.skipped_new_documents = False  # step 4 passed over windows of documents not in the output
 
     def render(self, pieces: Sequence[tuple[int, int, int]]) -> tuple[str, list[str], int]:
         kept: dict[int, list[tuple[int, int]]] = {}
@@ -198,6 +200,7 @@ def fit_budget(
     cut_inside_words: bool = False,
     max_fill_tries: int = 64,
     head_fallback: bool = True,
+    fill_new_documents: bool = True,
 ) -> Fit:
     """Keep the best units within ``budget`` tokens (see the module docstring).
 
@@ -215,6 +218,8 @@ def fit_budget(
         max_fill_tries: the most trial renderings that fail to fit, spent filling after the prefix.
         head_fallback: when nothing fits whole or as a window, keep the best unit's head, cut at a word
             boundary where one fits (step 5); ``False`` keeps nothing rather than a piece the window would not cut.
+        fill_new_documents: step 4 may take its windows from a document nothing else was kept of (``False``: only
+            from documents already in the output, so no document is reduced to a leftover fragment).
     """
     if budget < 0:
         raise BudgetError(f"budget must be >= 0, but got {budget}")
@@ -274,6 +279,9 @@ def fit_budget(
                     break
                 current = next((p for p in state.pieces if p[0] == i), None)
                 u = units[i]
+                if not fill_new_documents and state.pieces and all(units[p[0]].doc != u.doc for p in state.pieces):
+                    state.skipped_new_documents = True
+                    continue  # no document reduced to a leftover fragment
                 if current is not None and (current[1], current[2]) == (u.start, u.end):
                     continue
                 room = budget - state.n + (counter.count(doc_texts[u.doc][current[1]:current[2]]) if current else 0)
@@ -292,6 +300,8 @@ def _result(state: _Fitter, units: Sequence[Unit], score: np.ndarray, threshold:
     if state.n < MIN_BUDGET_USE * state.budget and whole_kept < len(units):
         reason = (f"{state.n} of {state.budget} tokens used: the next whole unit (or the best window of one) "
                   "would not fit in what is left")
+        if state.skipped_new_documents:
+            reason += ", and leftover budget is not filled with fragments of documents not otherwise kept"
     n_docs = len(state.doc_texts)
     units_per_doc = np.bincount([u.doc for u in units], minlength=n_docs) if units else np.zeros(n_docs, int)
     whole = [units[i].doc for i, s, e in state.pieces if (s, e) == (units[i].start, units[i].end)]

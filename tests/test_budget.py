@@ -156,6 +156,21 @@ def test_fit_budget_without_window_keeps_units_whole(counter):
     assert windowed.text.startswith("A fairly") and windowed.tokens <= 5
 
 
+def test_fit_budget_fills_from_new_documents_only_when_asked(counter):
+    """Step 4 fills leftover budget with a window of the best unit not kept whole; ``fill_new_documents=False``
+    takes it only from documents already in the output, and the reason says what was passed over."""
+    docs = ["Short kept sentence.", "A long sentence of another document that cannot fit whole in what is left."]
+    units, values = _units(docs, [1.0, 0.5])
+    budget = counter.count("Short kept sentence.") + 8
+    window = head_window(docs, counter)
+    filled = fit_budget(docs, units, values, budget, counter, window=window, partial_share=1.0)
+    assert filled.doc_texts[0] == docs[0] and filled.doc_texts[1].startswith("A long")  # step 4's fragment
+    kept_only = fit_budget(docs, units, values, budget, counter, window=window, partial_share=1.0,
+                           fill_new_documents=False)
+    assert kept_only.doc_texts == [docs[0], ""] and kept_only.tokens < 0.95 * budget
+    assert "fragments of documents not otherwise kept" in kept_only.reason
+
+
 def test_fit_budget_head_fallback_only_when_asked(counter):
     text = "One long clause that will not fit the budget, and another that will not fit either."
     units, values = _units([text], [1.0])

@@ -260,7 +260,9 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         weights: how the relevance signals mix (:class:`QueryGuidedWeights`).
         use_titles: prepend ``metadata["title"]`` to sentences and documents when embedding them.
         fill_budget: fill leftover budget with the best window of a sentence that no longer fits whole
-            (``False``: whole sentences only).
+            (``False``: whole sentences only). The last top-up (step 4 of :func:`contextzip.budget.fit_budget`)
+            takes its windows only from documents already in the output, so no document is reduced to a
+            leftover fragment; ``under_budget_reason`` says when that leaves the output under 95% of the budget.
         windows: what such a window is made of: "auto" (default: whole clauses for a budget of at least
             :data:`CLAUSE_BUDGET` tokens, phrases under it), "phrases" (pieces end at a sentence, clause or
             phrase boundary, never inside a number or a name), "clauses" (whole clauses only: reads best, keeps
@@ -340,6 +342,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
             window = (answer_windows(s, sc) or (self.window(r) if self.window else None)) if self.fill_budget else None
             out = select_sentences(s, sc, window, self.elision, controls=self.controls,
                                    partial_share=self.partial_share,
-                                   head_fallback=self.head_fallback and not _whole_clauses(self.windows, r))
+                                   head_fallback=self.head_fallback and not _whole_clauses(self.windows, r),
+                                   fill_new_documents=False)
             outputs.append(explain_relevance_cut(out, r.budget, self.min_relevance))
         return outputs
