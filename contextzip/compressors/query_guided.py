@@ -58,7 +58,7 @@ __all__ = ["CLAUSE_BUDGET", "QueryGuidedCompressor", "QueryGuidedScorer", "Query
 
 # windows="auto": whole clauses for a budget of at least this many tokens, phrases under it. Chosen on the tune
 # splits (docs/sections/readable_output.md): under ~150 tokens often no whole clause holding the answer fits, and
-# phrases keep more answers (NQ tune: 46 more of 831 requests under 100 tokens; HotpotQA tune: 2 more of 37 at
+# phrases keep more answers (NQ tune: 46 more of 829 requests under 100 tokens; HotpotQA tune: 2 more of 37 at
 # 125-149 tokens); from 150 tokens on, clauses and phrases kept the same answers in every request.
 CLAUSE_BUDGET = 150
 
