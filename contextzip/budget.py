@@ -137,8 +137,10 @@ class _Fitter:
     """The state of one :func:`fit_budget` call: pieces kept so far (unit, start, end) and their rendering."""
 
     def __init__(self, doc_texts: Sequence[str], units: Sequence[Unit], budget: int, counter: TokenCounter,
-                 separator: str, doc_order: Sequence[int] | None, elision: str | None = None) -> None:
+                 separator: str, doc_order: Sequence[int] | None, elision: str | None = None,
+                 mark_cut_ends: bool = False) -> None:
         self.doc_texts, self.units, self.budget = doc_texts, units, budget
+        self.mark_cut_ends = mark_cut_ends
         self.counter, self.separator, self.doc_order, self.elision = counter, separator, doc_order, elision
         self.pieces: list[tuple[int, int, int]] = []
         self.text, self.per_doc, self.n = "", [""] * len(doc_texts), 0
@@ -148,7 +150,18 @@ class _Fitter:
         kept: dict[int, list[tuple[int, int]]] = {}
         for i, s, e in pieces:
             kept.setdefault(self.units[i].doc, []).append((s, e))
-        text, per_doc = render_documents(self.doc_texts, kept, self.separator, self.doc_order, self.elision)
+        open_ends = None
+        if self.mark_cut_ends and self.elision:
+            first: dict[int, tuple[int, int, int]] = {}
+            last: dict[int, tuple[int, int, int]] = {}
+            for p in pieces:
+                d = self.units[p[0]].doc
+                first[d] = min(first.get(d, p), p, key=lambda q: q[1])
+                last[d] = max(last.get(d, p), p, key=lambda q: q[2])
+            open_ends = {d: (first[d][1] != self.units[first[d][0]].start, last[d][2] != self.units[last[d][0]].end)
+                         for d in first}
+        text, per_doc = render_documents(self.doc_texts, kept, self.separator, self.doc_order, self.elision,
+                                         open_ends)
         return text, per_doc, self.counter.count(text)
 
     def accept(self, pieces: list[tuple[int, int, int]], rendered: tuple[str, list[str], int]) -> None:
@@ -201,6 +214,7 @@ def fit_budget(
     max_fill_tries: int = 64,
     head_fallback: bool = True,
     fill_new_documents: bool = True,
+    mark_cut_ends: bool = False,
 ) -> Fit:
     """Keep the best units within ``budget`` tokens (see the module docstring).
 
@@ -220,6 +234,8 @@ def fit_budget(
             boundary where one fits (step 5); ``False`` keeps nothing rather than a piece the window would not cut.
         fill_new_documents: step 4 may take its windows from a document nothing else was kept of (``False``: only
             from documents already in the output, so no document is reduced to a leftover fragment).
+        mark_cut_ends: with an ``elision`` marker, a document's first piece that starts inside its unit opens with
+            the marker, and its last piece that ends inside its unit closes with it (counted in the budget).
     """
     if budget < 0:
         raise BudgetError(f"budget must be >= 0, but got {budget}")
@@ -234,7 +250,7 @@ def fit_budget(
     if min_score is not None:
         order = order[force[order] | (score[order] >= min_score)]
     eligible: list[int] = order.tolist()
-    state = _Fitter(doc_texts, units, budget, counter, separator, doc_order, elision)
+    state = _Fitter(doc_texts, units, budget, counter, separator, doc_order, elision, mark_cut_ends)
     if not eligible or budget == 0:
         return _result(state, units, score, None)
     costs = np.maximum(1, np.asarray(counter.count_many(

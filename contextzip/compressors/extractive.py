@@ -41,17 +41,19 @@ def segment_sentences(request: CompressionRequest) -> Sentences:
 def select_sentences(sentences: Sentences, scored: Scored, window: WindowFn | None = None,
                      elision: str | None = ELISION, controls: Controls = NO_CONTROLS,
                      partial_share: float = 0.5, head_fallback: bool = True,
-                     fill_new_documents: bool = True) -> CompressedOutput:
+                     fill_new_documents: bool = True, mark_cut_ends: bool = False) -> CompressedOutput:
     """The select and render stages: the best sentences of one scored request within its budget, in source
     order, ``elision`` between kept pieces that are apart; with a ``window``, a sentence that does not fit whole
     may keep its best window (of whole phrases or clauses, for the built-in windows) when at least
     ``partial_share`` of it fits; ``head_fallback=False``: nothing rather than a head the window would not cut, when
-    nothing else fits; ``fill_new_documents=False``: leftover budget is filled only from documents already kept
-    (see :func:`contextzip.budget.fit_budget`)."""
+    nothing else fits; ``fill_new_documents=False``: leftover budget is filled only from documents already kept;
+    ``mark_cut_ends``: the marker also opens / closes a document's piece cut inside a sentence (see
+    :func:`contextzip.budget.fit_budget`)."""
     req = sentences.request
     fit = fit_budget(req.texts, sentences.units, scored.unit_scores, req.budget, req.counter, req.separator,
                      window=window, min_score=scored.min_score, elision=elision, partial_share=partial_share,
                      head_fallback=head_fallback, fill_new_documents=fill_new_documents,
+                     mark_cut_ends=mark_cut_ends,
                      **controls.fit_args(req, sentences.units, scored.unit_scores, scored.doc_scores))
     doc_scores = [float(x) for x in scored.doc_scores] if scored.doc_scores is not None else None
     return CompressedOutput(

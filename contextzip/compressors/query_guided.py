@@ -269,7 +269,9 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
             fewer answers at tight budgets, and nothing when not one whole clause fits) or "words" (tighter
             fill, word-level fragments).
         elision: the marker shown where text was dropped between kept pieces (" … " by default, counted in the
-            budget); ``None`` joins them with a plain space.
+            budget); ``None`` joins them with a plain space. Where whole clauses are kept (``"clauses"``, and
+            ``"auto"`` from :data:`CLAUSE_BUDGET` tokens), a document's first piece that starts inside a sentence
+            opens with "… " and its last piece that ends inside one closes with " …".
         partial_share: a sentence that does not fit whole keeps its best window when at least this share of it
             fits (0.3, chosen on the tune split of HotpotQA and NQ: ``contextzip eval --split tune``).
         backend: how the sentence embedder runs: "auto" (default: ONNX Runtime, int8 per token row, on a CPU
@@ -340,9 +342,10 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         outputs = []
         for r, s, sc in zip(requests, sentences, scored, strict=True):
             window = (answer_windows(s, sc) or (self.window(r) if self.window else None)) if self.fill_budget else None
+            clauses = _whole_clauses(self.windows, r)  # whole clauses only; cut ends marked too
             out = select_sentences(s, sc, window, self.elision, controls=self.controls,
                                    partial_share=self.partial_share,
-                                   head_fallback=self.head_fallback and not _whole_clauses(self.windows, r),
-                                   fill_new_documents=False)
+                                   head_fallback=self.head_fallback and not clauses,
+                                   fill_new_documents=False, mark_cut_ends=clauses)
             outputs.append(explain_relevance_cut(out, r.budget, self.min_relevance))
         return outputs

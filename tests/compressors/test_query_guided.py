@@ -100,6 +100,32 @@ def test_auto_windows_are_phrases_under_the_clause_budget_and_clauses_from_it(qu
         assert texts["auto"] == texts[same] != texts[other], budget
 
 
+def test_cut_ends_are_marked_where_whole_clauses_are_kept(query_guided):
+    """From ``CLAUSE_BUDGET`` on, a document's text opens with "… " when its first piece starts inside a
+    sentence and closes with " …" when its last piece ends inside one; under it (phrases), no such marks."""
+    from contextzip.compressors.query_guided import CLAUSE_BUDGET, QueryGuidedCompressor
+    from contextzip.segment import split_sentences
+
+    compressor = QueryGuidedCompressor(embedder=query_guided.embedder)
+    query = "Who was the longest-serving keeper of the lighthouse, and when was it automated?"
+    marked = 0
+    for budget in (CLAUSE_BUDGET - 1, CLAUSE_BUDGET, 200, 240):
+        result = compressor.compress(LONG_DOCS, query, target_tokens=budget)
+        assert result.compressed_tokens <= budget
+        for d, doc in enumerate(result.documents):
+            spans = [k for k in result.kept_spans if k.doc == d]
+            if not spans:
+                continue
+            starts = {s.start for s in split_sentences(LONG_DOCS[d].text)}
+            ends = {s.end for s in split_sentences(LONG_DOCS[d].text)}
+            opens, closes = spans[0].start not in starts, spans[-1].end not in ends
+            clauses = budget >= CLAUSE_BUDGET
+            assert doc.text.startswith("… ") == (clauses and opens), (budget, doc.text)
+            assert doc.text.endswith(" …") == (clauses and closes), (budget, doc.text)
+            marked += clauses and (opens or closes)
+    assert marked  # the texts do get cut inside sentences at these budgets
+
+
 def test_query_free_mode_says_so(query_guided):
     result = query_guided.compress(DOCS, None, target_tokens=30)
     assert result.strategy.startswith("query-free")
