@@ -12,6 +12,9 @@ Every option also reads an environment variable, CONTEXTZIP_<COMMAND>_<OPTION> (
 CONTEXTZIP_COMPRESS_BUDGET=300), shown in each command's -h. Errors are one line: exit code 2 for a usage
 error (a bad option or file), 1 for a failure while running.
 """
+# Why this module is long: it is the one click group and its five commands (compress, eval, eval-retrieval,
+# models and serve), each a block of option declarations and a thin call into the library; they
+# share the error handling and the option helpers (_budget, _compressor_name, _read_documents) kept here.
 
 from __future__ import annotations
 
@@ -137,10 +140,12 @@ def cli(verbose: int) -> None:
 @click.option("-c", "--compressor", default="query-guided", show_default=True, help="Registry name (see `contextzip models`).")
 @click.option("--token-counter", default="o200k_base", show_default=True, help="o200k_base, cl100k_base or hf:<model>.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full CompressionResult as JSON.")
+@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE", help="A compressor constructor "
+              "argument (VALUE read as JSON when it parses, else a string), e.g. -o windows=phrases; repeatable.")
 @click.option("--price-model", metavar="MODEL", help="Also estimate what the saved tokens are worth at MODEL's input "
               "price (contextzip.pricing; e.g. gpt-4o-mini), per request and per million requests.")
 def compress(file: str, query: str | None, budget: int | None, rate: float | None, compressor: str,
-             token_counter: str, as_json: bool, price_model: str | None) -> None:
+             token_counter: str, as_json: bool, options: tuple[str, ...], price_model: str | None) -> None:
     """Compress FILE: .jsonl (one {"text", "id", "metadata"} per line), .json (a list of such documents or of
     strings), anything else as one text document; - (the default) reads stdin as text."""
     from contextzip.api import compress as do_compress
@@ -148,6 +153,19 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
 
     kwargs = _budget(budget, rate)
     _compressor_name(compressor)
+    chosen: Any = compressor
+    if options:
+        from contextzip.eval.runner import parse_options
+        from contextzip.registry import load_compressor
+
+        try:
+            settings = parse_options(options)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+        try:
+            chosen = load_compressor(compressor, token_counter=token_counter, **settings)
+        except (ValueError, TypeError) as exc:
+            raise click.UsageError(f"-o: {exc}") from exc
     if price_model is not None:
         from contextzip.pricing import price_of
 
@@ -169,7 +187,7 @@ def compress(file: str, query: str | None, budget: int | None, rate: float | Non
         except OSError as exc:
             raise click.ClickException(f"cannot read {file}: {exc.strerror}") from exc
     try:
-        result = do_compress(docs, query=query, compressor=compressor, token_counter=token_counter, **kwargs)
+        result = do_compress(docs, query=query, compressor=chosen, token_counter=token_counter, **kwargs)
     except (ValueError, TypeError, ContextZipError) as exc:
         raise click.ClickException(str(exc)) from exc
     _write_result(result.to_json(indent=2) if as_json else result.text)
@@ -232,6 +250,19 @@ def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: in
 
     kwargs = _budget(budget, rate)
     _compressor_name(compressor)
+    chosen: Any = compressor
+    if options:
+        from contextzip.eval.runner import parse_options
+        from contextzip.registry import load_compressor
+
+        try:
+            settings = parse_options(options)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+        try:
+            chosen = load_compressor(compressor, token_counter=token_counter, **settings)
+        except (ValueError, TypeError) as exc:
+            raise click.UsageError(f"-o: {exc}") from exc
     if progress is None:
         progress = sys.stderr.isatty()
     if limit is not None and limit <= 0:

@@ -41,6 +41,8 @@ ERRORS = [
     (["eval", "--dataset", "hotpotqa", "--budget", "5", "--data-dir", "/nonexistent"], 1, "no data for 'hotpotqa'"),
     (["models", "--bogus"], 2, "No such option '--bogus'"),
     (["compress", "-", "--budget", "5", "--price-model", "nope"], 2, "--price-model: no price for model 'nope'"),
+    (["compress", "-", "--budget", "5", "-c", "truncate", "-o", "novalue"], 2, "expected KEY=VALUE"),
+    (["compress", "-", "--budget", "5", "-c", "truncate", "-o", "nosuch=1"], 2, "-o: "),
 ]
 
 
@@ -116,6 +118,16 @@ def test_data_dir_comes_from_the_environment_or_the_repository(monkeypatch, tmp_
     code, output = run(["eval", "--dataset", "nq", "--budget", "5"], env={"CONTEXTZIP_DATA_DIR": str(tmp_path)})
     assert code == 1 and str(tmp_path) in output
     assert os.getcwd() == str(tmp_path)
+
+
+def test_compress_options_reach_the_compressor(tmp_path):
+    """``-o KEY=VALUE`` on ``compress`` is a constructor argument, as on ``eval``."""
+    docs = tmp_path / "docs.json"
+    docs.write_text('["Marta Lindqvist kept the light.", "The light was automated in 1987."]', encoding="utf-8")
+    plain = run(["compress", str(docs), "--budget", "50", "-c", "truncate"])
+    joined = run(["compress", str(docs), "--budget", "50", "-c", "truncate", "-o", "separator= || "])
+    assert plain[0] == joined[0] == 0, (plain, joined)
+    assert " || " not in plain[1] and "Marta Lindqvist kept the light. || The light was automated" in joined[1]
 
 
 def test_price_model_estimates_the_saving():
