@@ -250,19 +250,6 @@ def eval_command(dataset: str, data_dir: str | None, compressor: str, budget: in
 
     kwargs = _budget(budget, rate)
     _compressor_name(compressor)
-    chosen: Any = compressor
-    if options:
-        from contextzip.eval.runner import parse_options
-        from contextzip.registry import load_compressor
-
-        try:
-            settings = parse_options(options)
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from exc
-        try:
-            chosen = load_compressor(compressor, token_counter=token_counter, **settings)
-        except (ValueError, TypeError) as exc:
-            raise click.UsageError(f"-o: {exc}") from exc
     if progress is None:
         progress = sys.stderr.isatty()
     if limit is not None and limit <= 0:
