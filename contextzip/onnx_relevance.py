@@ -24,7 +24,8 @@ import numpy as np
 
 from contextzip.errors import missing_dependency
 from contextzip.models import quiet_loading
-from contextzip.onnx_embedder import begin_export, cpu_session
+from contextzip.onnx_embedder import cpu_session
+from contextzip.onnx_export import begin_export
 
 logger = logging.getLogger(__name__)
 
