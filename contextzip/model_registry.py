@@ -89,6 +89,11 @@ _BUILT_IN = (
      "contextzip's distilled keep/drop word classifier on all-MiniLM-L6-v2 word pieces (training/DATA_CARD.md)",
      _locate_token_clf, "reinstall contextzip (it ships in contextzip/data/token_classifier), "
      "or rebuild it: python training/label_teacher.py && python training/train_student.py"),
+    ("minilm-static", "static-embedding",
+     "all-MiniLM-L6-v2's word pieces as static 128-d int8 vectors (model2vec): query-guided's first dense stage",
+     lambda: _package_data("minilm_static", "model.safetensors"),
+     "reinstall contextzip (it ships in contextzip/data/minilm_static), or rebuild it: "
+     "python training/distill_static.py"),
     ("contextzip-relevance", "cross-encoder",
      "contextzip's cross-encoder sentence relevance: top 2 layers + keep and passage heads over all-MiniLM-L6-v2, "
      "trained on SQuAD v1.1 (training/RELEVANCE_DATA_CARD.md)",

@@ -49,11 +49,12 @@ from contextzip.relevance import (
 )
 from contextzip.render import ELISION
 from contextzip.scorers import Scored, Sentences, SentenceScorer, TextEmbedder
+from contextzip.static_embedder import DEFAULT_STATIC_MODEL, StaticEmbedder
 from contextzip.types import CompressionRequest
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CLAUSE_BUDGET", "QueryGuidedCompressor", "QueryGuidedScorer", "QueryGuidedWeights",
+__all__ = ["CLAUSE_BUDGET", "DENSE_TOKENS", "QueryGuidedCompressor", "QueryGuidedScorer", "QueryGuidedWeights",
            "query_auto_windows", "query_clause_windows", "query_windows", "query_word_windows"]
 
 # windows="auto": whole clauses for a budget of at least this many tokens, phrases under it. Chosen on the tune
@@ -61,6 +62,11 @@ __all__ = ["CLAUSE_BUDGET", "QueryGuidedCompressor", "QueryGuidedScorer", "Query
 # phrases keep more answers (NQ tune: 46 more of 829 requests under 100 tokens; HotpotQA tune: 2 more of 37 at
 # 125-149 tokens); from 150 tokens on, clauses and phrases kept the same answers in every request.
 CLAUSE_BUDGET = 150
+
+# The dense model (MiniLM) embeds at most about this many word pieces per request: the sentences that the static
+# first stage ranks highest (the one that crosses the line included). A request under it is embedded whole, as
+# without a first stage. Chosen on HotpotQA's tune half against 256 and 512 (docs/sections/performance.md).
+DENSE_TOKENS = 384
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,13 @@ def _windows(request: CompressionRequest, best: Any) -> WindowFn:
     return window
 
 
+@dataclass(frozen=True)
+class _FirstStage:
+    scored: Scored  # every sentence scored with the prefilter as the dense model
+    candidates: np.ndarray  # the sentences the dense model embeds, in order
+    dense: np.ndarray  # the prefilter's dense term of every sentence (min-max scaled)
+
+
 class QueryGuidedScorer:
     """The query-guided sentence relevance (a :class:`~contextzip.scorers.SentenceScorer`): dense (any
     :class:`~contextzip.scorers.TextEmbedder`, MiniLM by default) + BM25 + query-term coverage, per sentence and
@@ -132,16 +145,33 @@ class QueryGuidedScorer:
         embedder: the dense model.
         weights: how the signals mix (:class:`QueryGuidedWeights`).
         use_titles: prepend ``metadata["title"]`` to sentences and documents.
+        prefilter: a cheap first stage for the dense signal (a static
+            :class:`~contextzip.static_embedder.StaticEmbedder` in the compressor's default), or ``None``. When a
+            request with a question holds more than ``dense_tokens`` word pieces, every sentence is first scored
+            with the prefilter in place of ``embedder`` (the same signals and weights), and ``embedder`` embeds
+            only the best-ranked sentences, up to ``dense_tokens`` word pieces; their dense term is then the
+            embedder's (min-max scaled among them). The rest keep their first-stage scores, which rank below
+            theirs only where the first stage put them. So the embedder's cost per request is bounded whatever the
+            context's length. Requests within ``dense_tokens``, and query-free ones, are scored as without it.
+        dense_tokens: the embedder's word pieces per request (counted by the prefilter's ``count_tokens``,
+            else as 4/3 per whitespace word plus 2 per sentence).
     """
 
     def __init__(self, embedder: TextEmbedder, weights: QueryGuidedWeights | None = None,
-                 use_titles: bool = True) -> None:
+                 use_titles: bool = True, prefilter: TextEmbedder | None = None,
+                 dense_tokens: int = DENSE_TOKENS) -> None:
+        if isinstance(dense_tokens, bool) or not isinstance(dense_tokens, int) or dense_tokens < 1:
+            raise ValueError(f"dense_tokens must be a positive int, but got {dense_tokens!r}")
         self.embedder = embedder
         self.weights = weights or QueryGuidedWeights()
         self.use_titles = use_titles
+        self.prefilter = prefilter
+        self.dense_tokens = dense_tokens
 
     def warm_up(self) -> None:
         self.embedder.warm_up()
+        if self.prefilter is not None:
+            self.prefilter.warm_up()
 
     def score_sentences(self, batches: Sequence[Sentences]) -> list[Scored]:
         return self._score(list(batches))
@@ -177,11 +207,18 @@ class QueryGuidedScorer:
         if not any(b.units for b in batches):
             return [Scored(np.zeros(0)) for _ in batches]
         views = [self._unit_views(b) for b in batches]  # "title: sentence", built once per request
-        index, vectors = self._embed_all(batches, views)
+        first = [self._first_stage(b, v) for b, v in zip(batches, views, strict=True)]
+        # the dense model reads every sentence of a request without a first stage, the candidates of the others
+        dense_views = [v if f is None else [v[k] for k in f.candidates] for v, f in zip(views, first, strict=True)]
+        index, vectors = self._embed_all(batches, dense_views)
         out = []
-        for b, unit_views in zip(batches, views, strict=True):
+        for b, unit_views, f in zip(batches, views, first, strict=True):
             if not b.units:
                 out.append(Scored(np.zeros(0), np.zeros(len(b.request.documents)), "empty"))
+                continue
+            if f is not None:
+                out.append(self._refine(f, vectors[index[b.request.query or ""]],
+                                        vectors[[index[unit_views[k]] for k in f.candidates]]))
                 continue
             unit_vecs = vectors[[index[t] for t in unit_views]]
             doc_views = self._doc_views(b)
@@ -192,6 +229,33 @@ class QueryGuidedScorer:
             else:
                 out.append(self._score_centrality(b, unit_vecs))
         return out
+
+    def _first_stage(self, b: Sentences, unit_views: list[str]) -> _FirstStage | None:
+        """Score every sentence with the prefilter; the candidates are the best-ranked, up to ``dense_tokens``."""
+        if self.prefilter is None or not b.request.query or not b.units:
+            return None
+        count = getattr(self.prefilter, "count_tokens", None)
+        tokens = np.asarray(count(unit_views) if count is not None else
+                            [len(t.split()) * 4 / 3 + 2 for t in unit_views], dtype=np.float64)
+        if tokens.sum() <= self.dense_tokens:
+            return None
+        vectors = self.prefilter.encode([b.request.query, *unit_views])
+        q, unit_vecs = vectors[0], vectors[1:]
+        scored = self._score_query(b, q, unit_vecs, self._document_vectors(b, unit_vecs), unit_views,
+                                   self._doc_views(b))
+        order = np.argsort(-scored.unit_scores, kind="stable")
+        n = min(len(order), int(np.searchsorted(np.cumsum(tokens[order]), self.dense_tokens, side="right")) + 1)
+        return _FirstStage(scored, np.sort(order[:n]), minmax(unit_vecs @ q))
+
+    def _refine(self, f: _FirstStage, q: np.ndarray, candidate_vecs: np.ndarray) -> Scored:
+        """The candidates' dense term becomes the dense model's, min-max scaled among them."""
+        w = self.weights
+        share = w.dense / (w.dense + w.lexical + w.coverage)
+        scores = f.scored.unit_scores.copy()
+        scores[f.candidates] += share * (minmax(candidate_vecs @ q) - f.dense[f.candidates])
+        return Scored(scores, f.scored.doc_scores,
+                      f"{f.scored.strategy}; static first stage, the dense model on its top "
+                      f"{len(f.candidates)} of {len(scores)} sentences")
 
     @staticmethod
     def _document_vectors(b: Sentences, unit_vecs: np.ndarray) -> np.ndarray:
@@ -278,6 +342,13 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
             with ``dtype="auto"`` when ``onnxruntime`` is installed, which the default install includes; torch
             otherwise), "torch" or "onnx" (see :func:`contextzip.onnx_embedder.sentence_embedder`).
         embedder: any :class:`~contextzip.scorers.TextEmbedder` to use (and share) instead of loading one.
+        prefilter: the dense signal's first stage: "minilm-static" (default: MiniLM's word pieces as static
+            vectors, :class:`~contextzip.static_embedder.StaticEmbedder`, ~1 ms per context), another model2vec
+            model (name, path or any :class:`~contextzip.scorers.TextEmbedder`), or ``None`` to embed every
+            sentence with the dense model. With it, the dense model embeds at most ``dense_tokens`` word pieces
+            of a request: the sentences the first stage ranks highest (see :class:`QueryGuidedScorer`).
+        dense_tokens: that bound (:data:`DENSE_TOKENS`, 384); a request within it is scored as without a
+            first stage.
         scorer: the sentence scorer instead of the dense + BM25 one: a model name or path ("contextzip-relevance",
             a Hugging Face cross-encoder or reranker: :class:`~contextzip.compressors.cross_encoder.CrossEncoderScorer`)
             or any :class:`~contextzip.scorers.SentenceScorer`.
@@ -308,6 +379,8 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         partial_share: float = 0.3,
         backend: str = "auto",
         embedder: TextEmbedder | None = None,
+        prefilter: TextEmbedder | str | None = DEFAULT_STATIC_MODEL,
+        dense_tokens: int = DENSE_TOKENS,
         scorer: SentenceScorer | str | None = None,
         rerank: str | None = None,
         min_relevance: float | None = None,
@@ -320,7 +393,8 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
             raise ValueError(f"windows must be one of {sorted(_WINDOWS)}, but got {windows!r}")
         if scorer is None and rerank is None and min_relevance is not None:
             scorer = DEFAULT_RELEVANCE_MODEL
-        chosen = QueryGuidedScorer(embedder, weights, use_titles) if scorer is None else \
+        first = StaticEmbedder(prefilter) if isinstance(prefilter, str) else prefilter
+        chosen = QueryGuidedScorer(embedder, weights, use_titles, first, dense_tokens) if scorer is None else \
             sentence_scorer(scorer, engine, min_relevance)
         if rerank is not None:
             chosen = RerankedScorer(chosen, CrossEncoderScorer(rerank, engine=engine), min_relevance=min_relevance)
@@ -328,6 +402,8 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
                          partial_share=partial_share, head_fallback=windows != "clauses", **kwargs)
         self.windows = windows
         self.embedder = embedder
+        self.prefilter = first if scorer is None else None
+        self.dense_tokens = dense_tokens
         self.weights = getattr(self.scorer, "weights", None)
         self.fill_budget = fill_budget
         self.min_relevance = min_relevance
