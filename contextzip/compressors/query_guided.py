@@ -1,14 +1,16 @@
 """Query-guided compression, coarse to fine: rank documents, then sentences, then fill the budget.
 
 Each sentence is scored against the query with a dense signal (MiniLM cosine, the document's title prepended)
-and a lexical one (BM25 plus query-term coverage); each document likewise. A sentence's score mixes its own
+and a lexical one (BM25 plus query-term coverage); each document likewise. In a long context, static word-piece
+vectors distilled from MiniLM (``minilm-static``) score every sentence first, and MiniLM embeds only the best
+candidates, at most :data:`DENSE_TOKENS` word pieces per request, so its cost stays bounded. A sentence's score mixes its own
 relevance with its document's, so the budget flows to the documents that matter (the coarse step) and, inside
 them, to the sentences that matter (the fine step). Documents whose title is named by the best documents get a
 share of their relevance (the bridge entity of a multi-hop question), and sentences holding the kind of answer a
 wh-question asks for (a date for "when", a number for "how many", a name for "who") get a prior. Kept sentences
 stay in their original order. A sentence too long to keep whole is cut to its best run of whole clauses (at
 budgets of at least :data:`CLAUSE_BUDGET` tokens) or phrases (under it), weighted by content words, numbers and
-names near the question's terms (see ``contextzip.clauses.clause_window``), and leftover budget is filled the
+names near the question's terms (see :mod:`contextzip.compressors.query_windows`), and leftover budget is filled the
 same way, an elision marker where text was dropped between kept pieces.
 
 Without a query the same machinery scores query-free importance: each sentence's similarity to the centroid of
@@ -20,12 +22,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from contextzip.budget import WindowFn
-from contextzip.clauses import clause_window
 from contextzip.compressors.base import CompressedOutput
 from contextzip.compressors.cross_encoder import DEFAULT_MODEL as DEFAULT_RELEVANCE_MODEL
 from contextzip.compressors.cross_encoder import (
@@ -35,6 +34,14 @@ from contextzip.compressors.cross_encoder import (
     sentence_scorer,
 )
 from contextzip.compressors.extractive import SentenceSelectionCompressor, segment_sentences, select_sentences
+from contextzip.compressors.query_windows import (
+    CLAUSE_BUDGET,
+    query_auto_windows,
+    query_clause_windows,
+    query_windows,
+    query_word_windows,
+    whole_clauses,
+)
 from contextzip.compressors.reranked import RerankedScorer
 from contextzip.engine import ScoringEngine
 from contextzip.lexicon import answer_type, has_answer_type, lexical_terms
@@ -44,7 +51,6 @@ from contextzip.relevance import (
     bridge_relevance,
     document_title,
     minmax,
-    query_window,
     term_overlap,
 )
 from contextzip.render import ELISION
@@ -56,12 +62,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["CLAUSE_BUDGET", "DENSE_TOKENS", "QueryGuidedCompressor", "QueryGuidedScorer", "QueryGuidedWeights",
            "query_auto_windows", "query_clause_windows", "query_windows", "query_word_windows"]
-
-# windows="auto": whole clauses for a budget of at least this many tokens, phrases under it. Chosen on the tune
-# splits (docs/sections/readable_output.md): under ~150 tokens often no whole clause holding the answer fits, and
-# phrases keep more answers (NQ tune: 46 more of 829 requests under 100 tokens; HotpotQA tune: 2 more of 37 at
-# 125-149 tokens); from 150 tokens on, clauses and phrases kept the same answers in every request.
-CLAUSE_BUDGET = 150
 
 # The dense model (MiniLM) embeds at most about this many word pieces per request: the sentences that the static
 # first stage ranks highest (the one that crosses the line included). A request under it is embedded whole, as
@@ -85,49 +85,6 @@ class QueryGuidedWeights:
     answer_type: float = 0.6
 
 
-def query_windows(request: CompressionRequest) -> WindowFn:
-    """How query-guided compression cuts a sentence too long to keep whole under ``windows="phrases"`` (and
-    ``"auto"`` at budgets under :data:`CLAUSE_BUDGET`): its best run of whole phrases for the question (clauses,
-    cut further before a preposition, conjunction or relative word: :func:`contextzip.clauses.split_phrases`), so
-    no piece ends inside a number or a name."""
-    return _windows(request, lambda *args: clause_window(*args, phrases=True))
-
-
-def query_clause_windows(request: CompressionRequest) -> WindowFn:
-    """The strict alternative (``windows="clauses"``): the best run of whole clauses only (pieces end at ", ; :",
-    a dash or a parenthesis: :func:`contextzip.clauses.split_clauses`). It reads best and keeps less at tight
-    budgets, where often no whole clause fits: 629 of 1,300 NQ answers at rate 0.25 against 734 with phrases
-    (HotpotQA: 223 of 252 both)."""
-    return _windows(request, clause_window)
-
-
-def query_auto_windows(request: CompressionRequest) -> WindowFn:
-    """The default (``windows="auto"``): :func:`query_clause_windows` when the request's budget is at least
-    :data:`CLAUSE_BUDGET` tokens, :func:`query_windows` (phrases) under it."""
-    return query_clause_windows(request) if _whole_clauses("auto", request) else query_windows(request)
-
-
-def _whole_clauses(windows: str, request: CompressionRequest) -> bool:
-    """Whether ``windows`` keeps whole clauses only for this request."""
-    return windows == "clauses" or windows == "auto" and request.budget >= CLAUSE_BUDGET
-
-
-def query_word_windows(request: CompressionRequest) -> WindowFn:
-    """The word-level alternative (``windows="words"``): the best run of whole words for the question (see
-    :func:`contextzip.relevance.query_window`); fills the budget more tightly, reads less well."""
-    return _windows(request, query_window)
-
-
-def _windows(request: CompressionRequest, best: Any) -> WindowFn:
-    texts, counter, query = request.texts, request.counter, request.query
-
-    def window(doc: int, start: int, end: int, max_tokens: int) -> tuple[int, int]:
-        s, e = best(texts[doc][start:end], query, max_tokens, counter)
-        return start + s, start + e
-
-    return window
-
-
 @dataclass(frozen=True)
 class _FirstStage:
     scored: Scored  # every sentence scored with the prefilter as the dense model
@@ -145,16 +102,14 @@ class QueryGuidedScorer:
         embedder: the dense model.
         weights: how the signals mix (:class:`QueryGuidedWeights`).
         use_titles: prepend ``metadata["title"]`` to sentences and documents.
-        prefilter: a cheap first stage for the dense signal (a static
-            :class:`~contextzip.static_embedder.StaticEmbedder` in the compressor's default), or ``None``. When a
-            request with a question holds more than ``dense_tokens`` word pieces, every sentence is first scored
-            with the prefilter in place of ``embedder`` (the same signals and weights), and ``embedder`` embeds
-            only the best-ranked sentences, up to ``dense_tokens`` word pieces; their dense term is then the
-            embedder's (min-max scaled among them). The rest keep their first-stage scores, which rank below
-            theirs only where the first stage put them. So the embedder's cost per request is bounded whatever the
-            context's length. Requests within ``dense_tokens``, and query-free ones, are scored as without it.
-        dense_tokens: the embedder's word pieces per request (counted by the prefilter's ``count_tokens``,
-            else as 4/3 per whitespace word plus 2 per sentence).
+        prefilter: a cheap first stage of the dense signal (the compressor's default: a static
+            :class:`~contextzip.static_embedder.StaticEmbedder`), or ``None``. A request with a question and more
+            than ``dense_tokens`` word pieces is first scored with it in place of ``embedder`` (same signals and
+            weights); ``embedder`` then embeds only the best-ranked sentences, up to ``dense_tokens`` word pieces,
+            and their dense term becomes its own (min-max scaled among them); the rest keep their first-stage
+            scores. So the embedder's cost per request is bounded whatever the context's length. Smaller and
+            query-free requests are scored as without a first stage.
+        dense_tokens: that bound, in word pieces (the prefilter's ``count_tokens``, else 4/3 per word + 2).
     """
 
     def __init__(self, embedder: TextEmbedder, weights: QueryGuidedWeights | None = None,
@@ -342,13 +297,10 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
             with ``dtype="auto"`` when ``onnxruntime`` is installed, which the default install includes; torch
             otherwise), "torch" or "onnx" (see :func:`contextzip.onnx_embedder.sentence_embedder`).
         embedder: any :class:`~contextzip.scorers.TextEmbedder` to use (and share) instead of loading one.
-        prefilter: the dense signal's first stage: "minilm-static" (default: MiniLM's word pieces as static
-            vectors, :class:`~contextzip.static_embedder.StaticEmbedder`, ~1 ms per context), another model2vec
-            model (name, path or any :class:`~contextzip.scorers.TextEmbedder`), or ``None`` to embed every
-            sentence with the dense model. With it, the dense model embeds at most ``dense_tokens`` word pieces
-            of a request: the sentences the first stage ranks highest (see :class:`QueryGuidedScorer`).
-        dense_tokens: that bound (:data:`DENSE_TOKENS`, 384); a request within it is scored as without a
-            first stage.
+        prefilter, dense_tokens: the dense signal's first stage, "minilm-static" (default: MiniLM's word pieces
+            as static vectors, ~1 ms per context), another model2vec model or :class:`~contextzip.scorers.TextEmbedder`,
+            or ``None``; the dense model then embeds at most ``dense_tokens`` (:data:`DENSE_TOKENS`) word pieces
+            per request, the sentences the first stage ranks highest (:class:`QueryGuidedScorer`).
         scorer: the sentence scorer instead of the dense + BM25 one: a model name or path ("contextzip-relevance",
             a Hugging Face cross-encoder or reranker: :class:`~contextzip.compressors.cross_encoder.CrossEncoderScorer`)
             or any :class:`~contextzip.scorers.SentenceScorer`.
@@ -418,7 +370,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
         outputs = []
         for r, s, sc in zip(requests, sentences, scored, strict=True):
             window = (answer_windows(s, sc) or (self.window(r) if self.window else None)) if self.fill_budget else None
-            clauses = _whole_clauses(self.windows, r)  # whole clauses only; cut ends marked too
+            clauses = whole_clauses(self.windows, r)  # whole clauses only; cut ends marked too
             out = select_sentences(s, sc, window, self.elision, controls=self.controls,
                                    partial_share=self.partial_share,
                                    head_fallback=self.head_fallback and not clauses,
