@@ -241,7 +241,11 @@ def test_relevance_model_on_onnx_runtime_matches_torch(tmp_path, monkeypatch) ->
     monkeypatch.setenv("CONTEXTZIP_CACHE", str(tmp_path / "cache"))
     path = export_relevance_model("contextzip-relevance")
     assert path.startswith(str(tmp_path)) and export_relevance_model("contextzip-relevance") == path  # once
-    onnx, ref = CrossEncoderScorer(backend="onnx"), CrossEncoderScorer(backend="torch")
+    from contextzip.engine import ScoringEngine
+
+    # torch in float32 (its "auto" dtype is bfloat16 on a CPU with native bf16 kernels, e.g. AMX Xeons)
+    onnx = CrossEncoderScorer(backend="onnx")
+    ref = CrossEncoderScorer(backend="torch", engine=ScoringEngine(dtype="float32"))
     assert isinstance(onnx.model.model, OnnxRelevanceModel) and isinstance(ref.model.model, torch.nn.Module)
     got, want = onnx.probabilities([_sentences()])[0], ref.probabilities([_sentences()])[0]
     np.testing.assert_allclose(got.sentences, want.sentences, atol=1e-4)
