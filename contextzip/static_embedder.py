@@ -18,6 +18,7 @@ import numpy as np
 
 from contextzip.model_registry import resolve_model_path
 from contextzip.models import cached_model
+from contextzip.segment import encodable
 
 __all__ = ["DEFAULT_STATIC_MODEL", "StaticEmbedder"]
 
@@ -50,7 +51,8 @@ class StaticEmbedder:
         model = self._load()
         if not texts:
             return np.zeros((0, model.dim), dtype=np.float32)
-        vectors = np.asarray(model.encode(list(texts), use_multiprocessing=False), dtype=np.float32)
+        vectors = np.asarray(model.encode([encodable(t) for t in texts], use_multiprocessing=False),
+                             dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)  # a text of unknown pieces only is a zero row
 
@@ -58,5 +60,5 @@ class StaticEmbedder:
         """Word pieces per text, with the [CLS] / [SEP] pair a transformer reads (MiniLM's vocabulary)."""
         if not texts:
             return np.zeros(0, dtype=np.int64)
-        encodings = self._load().tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
+        encodings = self._load().tokenizer.encode_batch_fast([encodable(t) for t in texts], add_special_tokens=False)
         return np.asarray([len(e.ids) + 2 for e in encodings], dtype=np.int64)

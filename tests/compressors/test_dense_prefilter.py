@@ -57,6 +57,9 @@ def test_static_vectors_are_unit_rows_of_the_packaged_model(static):
     assert related @ vectors[0] > related @ vectors[1]  # it carries meaning, not noise
     # word pieces with the [CLS] / [SEP] pair: "hello world ," is 3 pieces
     assert list(static.count_tokens(["hello world,", ""])) == [5, 2]
+    # a lone surrogate (legal in a Python str, refused by tokenizers) reads as U+FFFD
+    assert static.count_tokens(["tea \ud800 cup"])[0] == static.count_tokens(["tea \ufffd cup"])[0]
+    assert np.allclose(static.encode(["tea \ud800 cup"]), static.encode(["tea \ufffd cup"]))
 
 
 def test_the_dense_model_embeds_at_most_dense_tokens_word_pieces_of_a_long_request(static):
