@@ -3,15 +3,15 @@
 Each sentence is scored against the query with a dense signal (MiniLM cosine, the document's title prepended)
 and a lexical one (BM25 plus query-term coverage); each document likewise. In a long context, static word-piece
 vectors distilled from MiniLM (``minilm-static``) score every sentence first, and MiniLM embeds only the best
-candidates, at most :data:`DENSE_TOKENS` word pieces per request, so its cost stays bounded. A sentence's score mixes its own
-relevance with its document's, so the budget flows to the documents that matter (the coarse step) and, inside
-them, to the sentences that matter (the fine step). Documents whose title is named by the best documents get a
+candidates, at most :data:`DENSE_TOKENS` word pieces per request, so its cost stays bounded. A sentence's score
+mixes its own relevance with its document's, so the budget flows to the documents that matter (the coarse step)
+and, inside them, to the sentences that matter (the fine step). Documents whose title is named by the best documents get a
 share of their relevance (the bridge entity of a multi-hop question), and sentences holding the kind of answer a
 wh-question asks for (a date for "when", a number for "how many", a name for "who") get a prior. Kept sentences
 stay in their original order. A sentence too long to keep whole is cut to its best run of whole clauses (at
 budgets of at least :data:`CLAUSE_BUDGET` tokens) or phrases (under it), weighted by content words, numbers and
-names near the question's terms (see :mod:`contextzip.compressors.query_windows`), and leftover budget is filled the
-same way, an elision marker where text was dropped between kept pieces.
+names near the question's terms (see :mod:`contextzip.compressors.query_windows`), and leftover budget is
+filled the same way, an elision marker where text was dropped between kept pieces.
 
 Without a query the same machinery scores query-free importance: each sentence's similarity to the centroid of
 the context (centrality) plus a lead-sentence prior, and the result says so (``strategy``).
