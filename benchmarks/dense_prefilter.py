@@ -22,7 +22,7 @@ import time
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import offline_hub_defaults  # noqa: E402
+from benchmarks.common import markdown_table, offline_hub_defaults  # noqa: E402
 
 RATES = {"hotpotqa": (0.5, 0.25, 0.1), "nq": (0.25,)}
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -107,14 +107,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def table(rows: list[dict]) -> str:
-    out = ["| data set | split | rate | arm | answers kept | retention | p50 ms | p95 ms | MiniLM tokens / request |",
-           "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        out.append(f"| {r['dataset']} | {r['split']} | {r['rate']} | {r['arm']} | {r['answers_kept']} of "
-                   f"{r['answerable']} | {r['retention']:.3f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} "
-                   f"| {r['minilm_tokens_per_request']:.0f} |")
-    return "\n".join(out)
-
+    return markdown_table(
+        ["data set", "split", "rate", "arm", "answers kept", "retention", "p50 ms", "p95 ms", "MiniLM tokens / request"],
+        ([r["dataset"], r["split"], r["rate"], r["arm"], f"{r['answers_kept']} of {r['answerable']}",
+          f"{r['retention']:.3f}", f"{r['p50_ms']:.0f}", f"{r['p95_ms']:.0f}", f"{r['minilm_tokens_per_request']:.0f}"]
+         for r in rows))
 
 if __name__ == "__main__":
     main()

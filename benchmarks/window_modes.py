@@ -19,7 +19,7 @@ import sys
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import offline_hub_defaults  # noqa: E402
+from benchmarks.common import markdown_table, offline_hub_defaults  # noqa: E402
 
 RATES = {"nq": (0.25, 0.5, 0.75), "hotpotqa": (0.05, 0.1, 0.25)}
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -69,15 +69,12 @@ def table(rows: list[dict], line: int) -> str:
         counts[key + (r["windows"], "kept")] += r["kept"]
         counts[key + (r["windows"], "under")] += r["tokens"] < 0.95 * r["budget"]
         counts[key + ("n",)] += r["windows"] == "phrases"
-    out = ["| data set | budget | requests | answers kept, phrases | answers kept, clauses | under 95%, phrases "
-           "| under 95%, clauses |", "|---|---|---|---|---|---|---|"]
-    for dataset in RATES:
-        for big in (False, True):
-            k = (dataset, big)
-            out.append(f"| {dataset} | {'from' if big else 'under'} {line} | {counts[k + ('n',)]} "
-                       f"| {counts[k + ('phrases', 'kept')]} | {counts[k + ('clauses', 'kept')]} "
-                       f"| {counts[k + ('phrases', 'under')]} | {counts[k + ('clauses', 'under')]} |")
-    return "\n".join(out)
+    header = ["data set", "budget", "requests", "answers kept, phrases", "answers kept, clauses",
+              "under 95%, phrases", "under 95%, clauses"]
+    return markdown_table(header, (
+        [dataset, f"{'from' if big else 'under'} {line}", counts[(dataset, big, "n")],
+         *(counts[(dataset, big, arm, what)] for what in ("kept", "under") for arm in ("phrases", "clauses"))]
+        for dataset in RATES for big in (False, True)))
 
 
 if __name__ == "__main__":
