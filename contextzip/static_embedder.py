@@ -13,6 +13,7 @@ model2vec model (a hub id or a local folder) loads the same way::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from contextzip.model_registry import resolve_model_path
 from contextzip.models import cached_model
 from contextzip.segment import encodable
 
-__all__ = ["DEFAULT_STATIC_MODEL", "StaticEmbedder"]
+__all__ = ["DEFAULT_STATIC_MODEL", "StaticEmbedder", "as_prefilter"]
 
 DEFAULT_STATIC_MODEL = "minilm-static"
 
@@ -62,3 +63,9 @@ class StaticEmbedder:
             return np.zeros(0, dtype=np.int64)
         encodings = self._load().tokenizer.encode_batch_fast([encodable(t) for t in texts], add_special_tokens=False)
         return np.asarray([len(e.ids) + 2 for e in encodings], dtype=np.int64)
+
+
+def as_prefilter(prefilter: Any) -> Any:
+    """A compressor's ``prefilter`` argument as a first-stage embedder: a model name or path becomes a
+    :class:`StaticEmbedder`; an embedder object, or ``None`` (no first stage), is returned as given."""
+    return StaticEmbedder(prefilter) if isinstance(prefilter, str) else prefilter

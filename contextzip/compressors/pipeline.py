@@ -35,7 +35,7 @@ from contextzip.engine import ScoringEngine
 from contextzip.onnx_embedder import check_backend, sentence_embedder
 from contextzip.relevance import query_window
 from contextzip.scorers import Scored, Sentences, SentenceScorer, TextEmbedder
-from contextzip.static_embedder import StaticEmbedder
+from contextzip.static_embedder import as_prefilter
 from contextzip.types import CompressionRequest
 
 __all__ = ["CoarseToFineCompressor", "SingleDocument"]
@@ -181,7 +181,7 @@ class CoarseToFineCompressor(BaseCompressor):
         if sentence_scorer is None:
             from contextzip.compressors.query_guided import QueryGuidedScorer
 
-            first = StaticEmbedder(prefilter) if isinstance(prefilter, str) else prefilter
+            first = as_prefilter(prefilter)
             sentence_scorer = QueryGuidedScorer(sentence_embedder("minilm", engine, backend, dtype), prefilter=first)
         if rerank is not None:
             sentence_scorer = RerankedScorer(sentence_scorer, CrossEncoderScorer(rerank, engine=engine),

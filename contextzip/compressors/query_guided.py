@@ -55,7 +55,7 @@ from contextzip.relevance import (
 )
 from contextzip.render import ELISION
 from contextzip.scorers import Scored, Sentences, SentenceScorer, TextEmbedder
-from contextzip.static_embedder import DEFAULT_STATIC_MODEL, StaticEmbedder
+from contextzip.static_embedder import DEFAULT_STATIC_MODEL, as_prefilter
 from contextzip.types import CompressionRequest
 
 logger = logging.getLogger(__name__)
@@ -345,7 +345,7 @@ class QueryGuidedCompressor(SentenceSelectionCompressor):
             raise ValueError(f"windows must be one of {sorted(_WINDOWS)}, but got {windows!r}")
         if scorer is None and rerank is None and min_relevance is not None:
             scorer = DEFAULT_RELEVANCE_MODEL
-        first = StaticEmbedder(prefilter) if isinstance(prefilter, str) else prefilter
+        first = as_prefilter(prefilter)
         chosen = QueryGuidedScorer(embedder, weights, use_titles, first, dense_tokens) if scorer is None else \
             sentence_scorer(scorer, engine, min_relevance)
         if rerank is not None:

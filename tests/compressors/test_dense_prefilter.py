@@ -148,3 +148,13 @@ def test_the_static_model_is_registered_and_available():
 
     assert MODELS["minilm-static"].kind == "static-embedding"
     assert model_available("minilm-static")
+
+
+def test_coarse_to_fine_takes_the_first_stage_only_when_asked():
+    from contextzip.compressors.pipeline import CoarseToFineCompressor
+
+    assert CoarseToFineCompressor().sentence_scorer.prefilter is None
+    asked = CoarseToFineCompressor(prefilter="minilm-static").sentence_scorer.prefilter
+    assert isinstance(asked, StaticEmbedder) and asked.model_name_or_path == "minilm-static"
+    assert QueryGuidedCompressor(prefilter=None).prefilter is None
+    assert isinstance(QueryGuidedCompressor().prefilter, StaticEmbedder)
