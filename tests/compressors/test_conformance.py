@@ -60,6 +60,22 @@ class TestQueryGuided(Registered):
     name, fills_budget = "query-guided", True
 
 
+class TestQueryGuidedFirstStage(Registered):
+    """The static first stage on every request with a question: MiniLM reads at most 16 word pieces of one."""
+
+    name, fills_budget = "query-guided", True
+
+    @pytest.fixture
+    def compressor(self, query_guided32):  # type: ignore[no-untyped-def,override]
+        return load_compressor(self.name, embedder=query_guided32.embedder, dense_tokens=16)
+
+    def test_the_first_stage_runs(self, compressor) -> None:  # type: ignore[no-untyped-def]
+        docs = ["The lighthouse was first lit in 1872. Its keepers kept a daily log of ships and storms.",
+                "Tea is harvested by hand in the hills. The leaves are dried in the sun for two days."]
+        result = compressor.compress(docs, "When was the lighthouse first lit?", target_tokens=12)
+        assert "static first stage" in result.strategy and "1872" in result.text
+
+
 @needs_student
 class TestTokenClassification(Registered):
     name, kwargs = "token-classification", FP32
