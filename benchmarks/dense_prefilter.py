@@ -8,6 +8,7 @@ both arms back to back, their order alternating, so load drift falls on both ali
     python benchmarks/dense_prefilter.py --split tune --dense-tokens 256 384 512   # choose here
     python benchmarks/dense_prefilter.py --split report                            # then check, once
     python benchmarks/dense_prefilter.py --split all --datasets hotpotqa           # the p50 over all 300
+    python benchmarks/dense_prefilter.py --split all --datasets squad --limit 500  # a set nothing was tuned on
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ if __package__ in (None, ""):
 
 from benchmarks.common import markdown_table, offline_hub_defaults  # noqa: E402
 
-RATES = {"hotpotqa": (0.5, 0.25, 0.1), "nq": (0.25,)}
+RATES = {"hotpotqa": (0.5, 0.25, 0.1), "nq": (0.25,), "squad": (0.25, 0.1)}
+DEFAULT_DATASETS = ["hotpotqa", "nq"]
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
@@ -45,7 +47,9 @@ class CountingEmbedder:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=("tune", "report", "all"), default="tune")
-    parser.add_argument("--datasets", nargs="+", default=list(RATES), choices=list(RATES))
+    parser.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS, choices=list(RATES),
+                        help="squad: each question with 9 distractor paragraphs, a set no default was tuned on")
+    parser.add_argument("--limit", type=int, default=None, help="the first N questions of the split")
     parser.add_argument("--dense-tokens", nargs="+", type=int, default=None)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
@@ -71,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     load = os.getloadavg()[0]
     for dataset in args.datasets:
-        examples = load_dataset(dataset, args.data_dir, split=args.split)
+        examples = load_dataset(dataset, args.data_dir, split=args.split)[:args.limit]
         for rate in RATES[dataset]:
             for compressor, _ in compressors.values():  # warm up: the ONNX export / load, first calls
                 for ex in examples[:2]:
@@ -101,7 +105,8 @@ def main(argv: list[str] | None = None) -> None:
                       f"p50 {row['p50_ms']:.1f} ms, {row['minilm_tokens_per_request']:.0f} MiniLM tokens",
                       file=sys.stderr, flush=True)
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, f"dense-prefilter-{args.split}.json"), "w", encoding="utf-8") as f:
+    name = f"dense-prefilter-{args.split}" + ("" if args.datasets == DEFAULT_DATASETS else "-" + "-".join(args.datasets))
+    with open(os.path.join(RESULTS, f"{name}.json"), "w", encoding="utf-8") as f:
         json.dump(rows, f, indent=1)
     print(table(rows))
 

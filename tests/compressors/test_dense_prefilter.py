@@ -158,3 +158,21 @@ def test_coarse_to_fine_takes_the_first_stage_only_when_asked():
     assert isinstance(asked, StaticEmbedder) and asked.model_name_or_path == "minilm-static"
     assert QueryGuidedCompressor(prefilter=None).prefilter is None
     assert isinstance(QueryGuidedCompressor().prefilter, StaticEmbedder)
+
+
+def test_documents_too_alike_for_static_vectors_are_embedded_whole(static):
+    """Chunks of one article (one title, one topic): the static ranking cannot choose among them, so MiniLM reads
+    every sentence, as without a first stage; the same request over different topics takes the first stage."""
+    alike = [Document(" ".join(f"The Harwick Point lighthouse keeper logged storm {d * 10 + k} in the lighthouse "
+                               f"keeper's log of the Harwick Point lighthouse." for k in range(6)),
+                      f"d{d}", {"title": "Harwick Point Lighthouse"}) for d in range(6)]
+    query = "Which storm did the Harwick Point lighthouse keeper log?"
+    dense = CountingEmbedder()
+    result = QueryGuidedCompressor(embedder=dense, prefilter=static, dense_tokens=60).compress(
+        alike, query, target_tokens=40)
+    assert "static first stage" not in result.strategy
+    assert len(dense.calls[0]) == 6 * 6 + 1  # every sentence and the question
+    dense = CountingEmbedder()
+    result = QueryGuidedCompressor(embedder=dense, prefilter=static, dense_tokens=60).compress(
+        _documents(), query, target_tokens=40)
+    assert "static first stage" in result.strategy and len(dense.calls[0]) < 6 * 8 + 1
