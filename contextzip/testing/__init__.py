@@ -5,6 +5,9 @@
   not, ``/v1/models``, Anthropic's ``/v1/messages``), and :func:`~contextzip.testing.fixtures.run_in_thread`,
   which serves any ASGI app on a background thread. Needs ``pip install 'contextzip-rag[server]'``.
 
+- :mod:`contextzip.testing.embedders`: :class:`~contextzip.testing.embedders.HashingEmbedder`, a deterministic
+  bag-of-words embedder (no model) that records what it embeds.
+
 - :mod:`contextzip.testing.conformance`: :class:`~contextzip.testing.conformance.CompressorConformance`, the
   standard tests every compressor (built in or a plugin) passes: subclass it and provide a ``compressor`` fixture.
 
@@ -20,6 +23,7 @@ from typing import Any
 _EXPORTS = {
     "CompressorConformance": "conformance",
     "count_engine_passes": "conformance",
+    "HashingEmbedder": "embedders",
     "FakeOpenAIServer": "fixtures",
     "create_fake_openai_app": "fixtures",
     "fake_openai_server": "fixtures",

@@ -9,6 +9,7 @@ import pytest
 from contextzip import Document
 from contextzip.compressors.query_guided import QueryGuidedCompressor, QueryGuidedScorer
 from contextzip.static_embedder import StaticEmbedder
+from contextzip.testing.embedders import HashingEmbedder
 
 TOPICS = ["lighthouse keeper", "river delta", "mountain railway", "glass factory", "coral reef", "tea harvest"]
 
@@ -21,24 +22,6 @@ def _documents(n_docs: int = 6, per_doc: int = 8) -> list[Document]:
                      for k in range(per_doc)]
         docs.append(Document(" ".join(sentences), f"d{d}", {"title": topic.title()}))
     return docs
-
-
-class CountingEmbedder:
-    """A deterministic stand-in for the dense model: records every text it is asked to embed."""
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    def warm_up(self) -> None:
-        pass
-
-    def encode(self, texts, show_progress_bar=None):  # type: ignore[no-untyped-def]
-        self.calls.append(list(texts))
-        out = np.zeros((len(texts), 64), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for word in t.lower().split():
-                out[i, hash(word.strip(".,:?")) % 64] += 1.0
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +46,7 @@ def test_static_vectors_are_unit_rows_of_the_packaged_model(static):
 
 
 def test_the_dense_model_embeds_at_most_dense_tokens_word_pieces_of_a_long_request(static):
-    dense = CountingEmbedder()
+    dense = HashingEmbedder()
     compressor = QueryGuidedCompressor(embedder=dense, prefilter=static, dense_tokens=120)
     docs = _documents()
     query = "Which coral reef record mentions event 403?"
@@ -82,8 +65,8 @@ def test_the_dense_model_embeds_at_most_dense_tokens_word_pieces_of_a_long_reque
 def test_a_request_within_dense_tokens_is_scored_as_without_a_first_stage(static):
     docs = _documents(n_docs=2, per_doc=2)
     query = "Which river delta record mentions event 101?"
-    with_first = QueryGuidedCompressor(embedder=CountingEmbedder(), prefilter=static, dense_tokens=10_000)
-    without = QueryGuidedCompressor(embedder=CountingEmbedder(), prefilter=None)
+    with_first = QueryGuidedCompressor(embedder=HashingEmbedder(), prefilter=static, dense_tokens=10_000)
+    without = QueryGuidedCompressor(embedder=HashingEmbedder(), prefilter=None)
     a = with_first.compress(docs, query, target_tokens=30)
     b = without.compress(docs, query, target_tokens=30)
     assert a.text == b.text and a.strategy == b.strategy
@@ -91,7 +74,7 @@ def test_a_request_within_dense_tokens_is_scored_as_without_a_first_stage(static
 
 
 def test_without_a_prefilter_every_sentence_is_embedded():
-    dense = CountingEmbedder()
+    dense = HashingEmbedder()
     compressor = QueryGuidedCompressor(embedder=dense, prefilter=None, dense_tokens=20)
     docs = _documents(n_docs=3, per_doc=4)
     compressor.compress(docs, "Which record mentions event 203?", target_tokens=40)
@@ -102,7 +85,7 @@ def test_candidates_take_the_dense_models_term_and_the_rest_keep_the_first_stage
     from contextzip.compressors.extractive import segment_sentences
     from contextzip.types import CompressionRequest
 
-    dense = CountingEmbedder()
+    dense = HashingEmbedder()
     scorer = QueryGuidedScorer(dense, prefilter=static, dense_tokens=100)
     first_only = QueryGuidedScorer(static)  # the first stage on its own: the prefilter as the dense model
     from contextzip.tokens import get_token_counter
@@ -125,13 +108,13 @@ def test_candidates_take_the_dense_models_term_and_the_rest_keep_the_first_stage
 
 
 def test_compress_batch_embeds_every_request_in_one_dense_pass(static):
-    dense = CountingEmbedder()
+    dense = HashingEmbedder()
     compressor = QueryGuidedCompressor(embedder=dense, prefilter=static, dense_tokens=100)
     long_docs, short_docs = _documents(), _documents(n_docs=1, per_doc=2)
     results = compressor.compress_batch([("event 403?", long_docs), ("event 1?", short_docs)], target_tokens=[50, 15])
     assert len(dense.calls) == 1
     assert [r.compressed_tokens <= b for r, b in zip(results, (50, 15), strict=True)] == [True, True]
-    single = [QueryGuidedCompressor(embedder=CountingEmbedder(), prefilter=static, dense_tokens=100)
+    single = [QueryGuidedCompressor(embedder=HashingEmbedder(), prefilter=static, dense_tokens=100)
               .compress(d, q, target_tokens=b).text
               for d, q, b in ((long_docs, "event 403?", 50), (short_docs, "event 1?", 15))]
     assert [r.text for r in results] == single
@@ -140,7 +123,7 @@ def test_compress_batch_embeds_every_request_in_one_dense_pass(static):
 @pytest.mark.parametrize("bad", [0, -5, 1.5, True])
 def test_dense_tokens_must_be_a_positive_int(bad):
     with pytest.raises(ValueError, match="dense_tokens"):
-        QueryGuidedScorer(CountingEmbedder(), dense_tokens=bad)
+        QueryGuidedScorer(HashingEmbedder(), dense_tokens=bad)
 
 
 def test_the_static_model_is_registered_and_available():
@@ -167,12 +150,12 @@ def test_documents_too_alike_for_static_vectors_are_embedded_whole(static):
                                f"keeper's log of the Harwick Point lighthouse." for k in range(6)),
                       f"d{d}", {"title": "Harwick Point Lighthouse"}) for d in range(6)]
     query = "Which storm did the Harwick Point lighthouse keeper log?"
-    dense = CountingEmbedder()
+    dense = HashingEmbedder()
     result = QueryGuidedCompressor(embedder=dense, prefilter=static, dense_tokens=60).compress(
         alike, query, target_tokens=40)
     assert "static first stage" not in result.strategy
     assert len(dense.calls[0]) == 6 * 6 + 1  # every sentence and the question
-    dense = CountingEmbedder()
+    dense = HashingEmbedder()
     result = QueryGuidedCompressor(embedder=dense, prefilter=static, dense_tokens=60).compress(
         _documents(), query, target_tokens=40)
     assert "static first stage" in result.strategy and len(dense.calls[0]) < 6 * 8 + 1

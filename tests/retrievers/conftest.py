@@ -1,31 +1,11 @@
-"""A tiny deterministic bag-of-words embedder, so index, filter and adapter tests run without a model."""
+"""Fixtures of the retriever tests: a deterministic bag-of-words embedder (no model) and a small corpus."""
 
 from __future__ import annotations
 
-import re
-import zlib
-
-import numpy as np
 import pytest
 
+from contextzip.testing.embedders import HashingEmbedder
 from contextzip.types import Document
-
-
-class HashingEmbedder:
-    """Unit-length hashed bag of words (64 dimensions): texts sharing words are close."""
-
-    model_name_or_path = "hashing-test"
-    dimension = 64
-
-    def encode(self, texts, show_progress_bar=None):
-        out = np.zeros((len(texts), self.dimension), np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                h = zlib.crc32(word.encode())
-                out[i, h % self.dimension] += 1.0 if (h >> 16) & 1 else -1.0
-            norm = np.linalg.norm(out[i])
-            out[i] = out[i] / norm if norm else out[i]
-        return out
 
 
 @pytest.fixture
